@@ -1,0 +1,1 @@
+"""The HTTP API, the composition root, settings and the `sourcing` command line."""

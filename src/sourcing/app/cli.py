@@ -1,0 +1,189 @@
+"""The `sourcing` command line: database, sync, demo marketplace and the API server."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from sourcing.app.container import build_container
+from sourcing.app.settings import Settings
+from sourcing.catalog_sync.demo import generate_demo
+from sourcing.catalog_sync.feeds import count_rows
+from sourcing.catalog_sync.reference import ReferenceReport, load_reference
+from sourcing.catalog_sync.sync import FeedKind, SyncReport, sync_feed
+from sourcing.domain.db import migrate
+from sourcing.domain.errors import SourcingError
+from sourcing.domain.kinds import SyncMode
+
+app = typer.Typer(
+    help="Sourcing Assistant: AI sourcing for wholesale buyers.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo marketplace.", no_args_is_help=True)
+load_app = typer.Typer(help="Load reference data.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(load_app, name="load")
+
+MAX_REJECTIONS_SHOWN = 20
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all schema migrations (safe to repeat)."""
+    container = build_container(Settings(), run_migrations=False)
+    migrate(container.engine)
+    _console().print(f"schema up to date: {Settings().resolved_database_url}")
+
+
+@app.command()
+def sync(
+    path: Annotated[Path, typer.Argument(help="CSV, JSONL or XLSX feed (see docs/feeds.md)")],
+    kind: Annotated[str, typer.Option(help="products or suppliers")] = "products",
+    mode: Annotated[SyncMode, typer.Option(help="snapshot delists absent rows")] = (
+        SyncMode.SNAPSHOT
+    ),
+    source: Annotated[str | None, typer.Option(help="feed source; default: file name")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+    report: Annotated[Path | None, typer.Option(help="write the full JSON report here")] = None,
+) -> None:
+    """Validate a feed and bring the catalog in line with it."""
+    if kind not in ("products", "suppliers"):
+        raise typer.BadParameter("must be products or suppliers", param_hint="--kind")
+    feed_kind: FeedKind = "products" if kind == "products" else "suppliers"
+    container = build_container(Settings())
+    result = _sync_with_progress(container.engine, path, feed_kind, mode, source, batch_size)
+    _print_sync(result)
+    if report is not None:
+        report.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+
+
+def _sync_with_progress(
+    engine: Engine, path: Path, kind: FeedKind, mode: SyncMode, source: str | None, batch: int
+) -> SyncReport:
+    total = count_rows(path) if path.is_file() else None
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=_console(), transient=True) as progress:
+        task = progress.add_task(f"sync {path.name}", total=total)
+        return sync_feed(
+            engine,
+            path,
+            kind=kind,
+            mode=mode,
+            source=source,
+            batch_size=batch,
+            progress=lambda done: progress.update(task, completed=done),
+        )
+
+
+def _print_sync(result: SyncReport) -> None:
+    console = _console()
+    table = Table(title=f"sync run {result.run_id}: {result.kind} from {result.source}")
+    for name in ("rows", "added", "updated", "unchanged", "delisted", "rejected", "rows/s"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        str(result.rows_read),
+        str(result.added),
+        str(result.updated),
+        str(result.unchanged),
+        str(result.delisted),
+        str(result.rejected_rows),
+        f"{result.rows_per_second:,.0f}",
+    )
+    console.print(table)
+    if result.events_by_kind:
+        events = ", ".join(f"{kind} {n}" for kind, n in result.events_by_kind.items())
+        console.print(f"events: {events}")
+    if result.unknown_columns:
+        console.print(f"ignored unknown columns: {', '.join(result.unknown_columns)}")
+    for row in result.rejected[:MAX_REJECTIONS_SHOWN]:
+        console.print(
+            f"rejected {row.file}:{row.line} id={row.id or '?'} {row.field}: {row.reason}"
+        )
+    hidden = len(result.rejected) - MAX_REJECTIONS_SHOWN
+    if hidden > 0:
+        console.print(f"… and {hidden} more rejections (use --report FILE for all)")
+
+
+@load_app.command("reference")
+def load_reference_command(
+    folder: Annotated[Path, typer.Argument(help="folder with buyers.jsonl, orders.jsonl …")],
+) -> None:
+    """Load buyers, orders, trend signals, festivals and knowledge documents."""
+    container = build_container(Settings())
+    _print_reference(load_reference(container.engine, folder))
+
+
+def _print_reference(report: ReferenceReport) -> None:
+    console = _console()
+    for name, count in report.loaded.items():
+        console.print(f"{name}: {count} new")
+    for row in report.rejected[:MAX_REJECTIONS_SHOWN]:
+        console.print(f"rejected {row.file}:{row.line} {row.field}: {row.reason}")
+
+
+@demo_app.command("build")
+def demo_build(
+    products: Annotated[int, typer.Option(min=10, max=1_000_000)] = 2000,
+    seed: Annotated[int, typer.Option()] = 7,
+    today: Annotated[str | None, typer.Option(help="YYYY-MM-DD; default today")] = None,
+) -> None:
+    """Generate the demo marketplace as feed files and load it through catalog sync."""
+    settings = Settings()
+    container = build_container(settings)
+    day = date.fromisoformat(today) if today else date.today()
+    manifest = generate_demo(settings.demo_dir, products=products, seed=seed, today=day)
+    _console().print(f"demo feeds written to {settings.demo_dir} ({manifest.products} products)")
+    for path, kind in (
+        (manifest.suppliers_path, "suppliers"),
+        (manifest.products_path, "products"),
+    ):
+        feed_kind: FeedKind = "products" if kind == "products" else "suppliers"
+        _print_sync(
+            _sync_with_progress(container.engine, path, feed_kind, SyncMode.SNAPSHOT, None, 1000)
+        )
+    _print_reference(load_reference(container.engine, settings.demo_dir))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Serve the API (OpenAPI page at /docs)."""
+    import uvicorn
+
+    from sourcing.app.main import create_app
+
+    settings = Settings()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    _console().print(f"serving on http://{bind_host}:{bind_port}  (API docs: /docs)")
+    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level=settings.log_level)
+
+
+def main() -> None:
+    try:
+        app()
+    except SourcingError as exc:
+        _console().print(f"[red]error:[/red] {exc.message}")
+        raise SystemExit(2) from exc
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""The FastAPI application factory; the lifespan builds the container once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sourcing.app.container import Container, build_container
+from sourcing.app.errors import install_error_handlers
+from sourcing.app.routes import catalog, health
+from sourcing.app.settings import Settings
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    """An app over `container`, or over one built from `settings` when the app starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = container is None
+        app.state.container = container or build_container(settings or Settings())
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.container.close()
+
+    app = FastAPI(
+        title="Sourcing Assistant",
+        version="0.1.0",
+        summary="AI sourcing assistant for wholesale buyers (找货 · 选货 · 导购 · 补货)",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(catalog.router)
+    return app

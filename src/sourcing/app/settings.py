@@ -1,0 +1,29 @@
+"""The one Settings object (environment prefix SOURCING_), built once and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOURCING_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="where embedded stores live")
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; empty means a SQLite file in data_dir"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "info"
+    max_request_bytes: int = Field(default=1_000_000, ge=1024)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'sourcing.db'}"
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.data_dir / "demo"

@@ -1,0 +1,1 @@
+"""Catalog sync: feed readers, row validation, diffing into catalog events, batched upserts."""

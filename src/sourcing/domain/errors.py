@@ -1,0 +1,59 @@
+"""The one error hierarchy: every failure a caller should see carries an HTTP status and a code."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SourcingError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class BadInputError(SourcingError):
+    """The caller sent something malformed or out of range."""
+
+    status_code = 422
+    code = "bad_input"
+
+
+class NotFoundError(SourcingError):
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(SourcingError):
+    status_code = 409
+    code = "conflict"
+
+
+class AuthError(SourcingError):
+    status_code = 401
+    code = "unauthorised"
+
+
+class ForbiddenError(SourcingError):
+    status_code = 403
+    code = "forbidden"
+
+
+class FeedError(BadInputError):
+    """A whole feed cannot be read (missing file, unknown format, no header); rows are reported."""
+
+    code = "bad_feed"
+
+
+class ConfigurationError(SourcingError):
+    """The service is set up wrongly (a missing model file, a bad URL)."""
+
+    code = "configuration_error"

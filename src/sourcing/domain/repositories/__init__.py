@@ -1,0 +1,1 @@
+"""Repositories: all SQL of the service lives in this package."""

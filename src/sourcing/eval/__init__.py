@@ -1,0 +1,1 @@
+"""Evaluation suites and performance benchmarks; never imported by runtime code."""
