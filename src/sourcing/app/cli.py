@@ -35,8 +35,9 @@ app.add_typer(load_app, name="load")
 MAX_REJECTIONS_SHOWN = 20
 
 
-def _console() -> Console:
-    return Console(highlight=False)
+def _console(*, stderr: bool = False) -> Console:
+    # soft_wrap keeps each message on one line, so logs and grep see whole lines.
+    return Console(highlight=False, soft_wrap=True, stderr=stderr)
 
 
 @db_app.command("upgrade")
@@ -177,11 +178,12 @@ def serve(
     uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level=settings.log_level)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Entry point; a SourcingError ends the command with its message and exit status 2."""
     try:
-        app()
+        app(args=argv)
     except SourcingError as exc:
-        _console().print(f"[red]error:[/red] {exc.message}")
+        _console(stderr=True).print(f"[red]error:[/red] {exc.message}")
         raise SystemExit(2) from exc
 
 

@@ -7,9 +7,9 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import Table, func, insert, update
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from sourcing.domain.errors import NotFoundError
 from sourcing.domain.kinds import ProductStatus, SkuStatus, SupplierStatus, SyncMode, SyncStatus
@@ -23,6 +23,11 @@ _IN_CHUNK = 900  # SQLite allows 999 bound parameters per statement
 def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _table(model: type[SQLModel]) -> Table:
+    """The Core table of a model: Core executemany skips the ORM's per-row bookkeeping."""
+    return SQLModel.metadata.tables[str(model.__tablename__)]
 
 
 class CatalogRepository:
@@ -65,7 +70,7 @@ class CatalogRepository:
 
     def insert_suppliers(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self.session.execute(insert(Supplier), rows)
+            self.session.execute(insert(_table(Supplier)), rows)
 
     def update_suppliers(self, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -140,7 +145,7 @@ class CatalogRepository:
 
     def insert_products(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self.session.execute(insert(Product), rows)
+            self.session.execute(insert(_table(Product)), rows)
 
     def update_products(self, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -148,7 +153,7 @@ class CatalogRepository:
 
     def insert_skus(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self.session.execute(insert(Sku), rows)
+            self.session.execute(insert(_table(Sku)), rows)
 
     def update_skus(self, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -187,7 +192,7 @@ class CatalogRepository:
 
     def add_events(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self.session.execute(insert(CatalogEvent), rows)
+            self.session.execute(insert(_table(CatalogEvent)), rows)
 
     def events(
         self, *, product_id: str | None = None, sync_run_id: int | None = None, limit: int = 1000

@@ -1,0 +1,1 @@
+"""Skills: one module per capability, plain typed functions over domain and retrieval."""

@@ -1,0 +1,1 @@
+"""Prompt and answer templates as files, and the one loader that renders them."""

@@ -1,0 +1,1 @@
+"""Retrieval: embedders, the Qdrant product index, lexical vectors, hybrid search and ranking."""

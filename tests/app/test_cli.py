@@ -1,0 +1,66 @@
+"""The `sourcing` command line end to end on a real SQLite file: demo build, sync, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from sourcing.app.cli import main
+from sourcing.app.settings import Settings
+from sourcing.domain.db import make_engine
+from sourcing.domain.tables import Buyer, KnowledgeDoc, Product, SyncRun
+from tests.catalog_sync.feedfiles import write_csv
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SOURCING_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SOURCING_DATABASE_URL", raising=False)
+    return tmp_path / "data"
+
+
+def _run(argv: list[str]) -> int:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    return int(exited.value.code or 0)
+
+
+def test_demo_build_loads_every_row_through_catalog_sync(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["demo", "build", "--products", "300", "--today", "2026-03-15"]
+    assert _run(argv) == 0
+    assert _run(argv) == 0  # a second build changes nothing
+
+    engine = make_engine(Settings().resolved_database_url)
+    with Session(engine) as session:
+        runs = session.exec(select(SyncRun).order_by(SyncRun.id)).all()  # type: ignore[arg-type]
+        assert [run.status for run in runs] == ["completed"] * 4
+        assert all(run.counts["rejected_rows"] == 0 for run in runs)
+        assert runs[3].counts["unchanged"] == runs[1].counts["added"] == 300
+        assert len(session.exec(select(Product)).all()) == 300
+        assert len(session.exec(select(Buyer)).all()) >= 30
+        rules = [doc.body for doc in session.exec(select(KnowledgeDoc)).all()]
+        assert any("仅退款" in body for body in rules)
+    assert "rows/s" in capsys.readouterr().out
+
+
+def test_sync_prints_rejections_with_file_and_line(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = write_csv(
+        tmp_path / "feed.csv", ["id", "title", "price"], [["p1", "杯子", "3"], ["p2", "", "4"]]
+    )
+    assert _run(["sync", str(feed), "--report", str(tmp_path / "report.json")]) == 0
+    out = capsys.readouterr().out
+    assert "rejected feed.csv:3 id=p2 title: is required" in out
+    assert '"rejected_rows": 1' in (tmp_path / "report.json").read_text()
+
+
+def test_a_missing_feed_is_a_clear_error_with_exit_status_2(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["sync", str(tmp_path / "nope.csv")]) == 2
+    assert "does not exist or is not a file" in capsys.readouterr().err
