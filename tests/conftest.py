@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from sourcing.domain.db import make_engine, migrate
+from sourcing.retrieval.embedders import Embedder, UseOnnxEmbedder
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -97,3 +98,9 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     fixture = "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
     result: Engine = request.getfixturevalue(fixture)
     return result
+
+
+@pytest.fixture(scope="session")
+def use_embedder() -> Embedder:
+    """The real default embedder (multilingual USE, ONNX), loaded once per test session."""
+    return UseOnnxEmbedder()

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import Engine
 
-from sourcing.app.container import build_container
+from sourcing.app.container import SearchServices, build_engine, build_search
 from sourcing.app.settings import Settings
 from sourcing.catalog_sync.demo import generate_demo
 from sourcing.catalog_sync.feeds import count_rows
@@ -21,6 +21,8 @@ from sourcing.catalog_sync.sync import FeedKind, SyncReport, sync_feed
 from sourcing.domain.db import migrate
 from sourcing.domain.errors import SourcingError
 from sourcing.domain.kinds import SyncMode
+from sourcing.domain.money import format_cents
+from sourcing.retrieval.search import SearchRequest, SearchResult
 
 app = typer.Typer(
     help="Sourcing Assistant: AI sourcing for wholesale buyers.", no_args_is_help=True
@@ -28,9 +30,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo marketplace.", no_args_is_help=True)
 load_app = typer.Typer(help="Load reference data.", no_args_is_help=True)
+index_app = typer.Typer(help="The product search index.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(load_app, name="load")
+app.add_typer(index_app, name="index")
 
 MAX_REJECTIONS_SHOWN = 20
 
@@ -43,9 +47,9 @@ def _console(*, stderr: bool = False) -> Console:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all schema migrations (safe to repeat)."""
-    container = build_container(Settings(), run_migrations=False)
-    migrate(container.engine)
-    _console().print(f"schema up to date: {Settings().resolved_database_url}")
+    settings = Settings()
+    migrate(build_engine(settings, run_migrations=False))
+    _console().print(f"schema up to date: {settings.resolved_database_url}")
 
 
 @app.command()
@@ -58,20 +62,33 @@ def sync(
     source: Annotated[str | None, typer.Option(help="feed source; default: file name")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
     report: Annotated[Path | None, typer.Option(help="write the full JSON report here")] = None,
+    index: Annotated[bool, typer.Option(help="re-embed changed products into the index")] = True,
 ) -> None:
-    """Validate a feed and bring the catalog in line with it."""
+    """Validate a feed and bring the catalog (and the search index) in line with it."""
     if kind not in ("products", "suppliers"):
         raise typer.BadParameter("must be products or suppliers", param_hint="--kind")
     feed_kind: FeedKind = "products" if kind == "products" else "suppliers"
-    container = build_container(Settings())
-    result = _sync_with_progress(container.engine, path, feed_kind, mode, source, batch_size)
+    settings = Settings()
+    engine = build_engine(settings)
+    search = build_search(settings, engine) if index else None
+    try:
+        result = _sync_with_progress(engine, path, feed_kind, mode, source, batch_size, search)
+    finally:
+        if search is not None:
+            search.close()
     _print_sync(result)
     if report is not None:
         report.write_text(result.model_dump_json(indent=2), encoding="utf-8")
 
 
 def _sync_with_progress(
-    engine: Engine, path: Path, kind: FeedKind, mode: SyncMode, source: str | None, batch: int
+    engine: Engine,
+    path: Path,
+    kind: FeedKind,
+    mode: SyncMode,
+    source: str | None,
+    batch: int,
+    search: SearchServices | None,
 ) -> SyncReport:
     total = count_rows(path) if path.is_file() else None
     columns = (
@@ -82,7 +99,7 @@ def _sync_with_progress(
     )
     with Progress(*columns, console=_console(), transient=True) as progress:
         task = progress.add_task(f"sync {path.name}", total=total)
-        return sync_feed(
+        result = sync_feed(
             engine,
             path,
             kind=kind,
@@ -90,13 +107,19 @@ def _sync_with_progress(
             source=source,
             batch_size=batch,
             progress=lambda done: progress.update(task, completed=done),
+            indexer=search.indexer if search is not None else None,
         )
+        if search is not None and kind == "suppliers":
+            # Supplier changes alter their products' filters and trust signals in the index.
+            result.indexed = search.indexer.catch_up().embedded
+        return result
 
 
 def _print_sync(result: SyncReport) -> None:
     console = _console()
     table = Table(title=f"sync run {result.run_id}: {result.kind} from {result.source}")
-    for name in ("rows", "added", "updated", "unchanged", "delisted", "rejected", "rows/s"):
+    columns = ("rows", "added", "updated", "unchanged", "delisted", "rejected", "indexed", "rows/s")
+    for name in columns:
         table.add_column(name, justify="right")
     table.add_row(
         str(result.rows_read),
@@ -105,6 +128,7 @@ def _print_sync(result: SyncReport) -> None:
         str(result.unchanged),
         str(result.delisted),
         str(result.rejected_rows),
+        str(result.indexed),
         f"{result.rows_per_second:,.0f}",
     )
     console.print(table)
@@ -127,8 +151,7 @@ def load_reference_command(
     folder: Annotated[Path, typer.Argument(help="folder with buyers.jsonl, orders.jsonl …")],
 ) -> None:
     """Load buyers, orders, trend signals, festivals and knowledge documents."""
-    container = build_container(Settings())
-    _print_reference(load_reference(container.engine, folder))
+    _print_reference(load_reference(build_engine(Settings()), folder))
 
 
 def _print_reference(report: ReferenceReport) -> None:
@@ -144,22 +167,102 @@ def demo_build(
     products: Annotated[int, typer.Option(min=10, max=1_000_000)] = 2000,
     seed: Annotated[int, typer.Option()] = 7,
     today: Annotated[str | None, typer.Option(help="YYYY-MM-DD; default today")] = None,
+    index: Annotated[bool, typer.Option(help="embed the products into the index")] = True,
 ) -> None:
     """Generate the demo marketplace as feed files and load it through catalog sync."""
     settings = Settings()
-    container = build_container(settings)
+    engine = build_engine(settings)
     day = date.fromisoformat(today) if today else date.today()
     manifest = generate_demo(settings.demo_dir, products=products, seed=seed, today=day)
     _console().print(f"demo feeds written to {settings.demo_dir} ({manifest.products} products)")
-    for path, kind in (
+    search = build_search(settings, engine) if index else None
+    feeds: list[tuple[Path, FeedKind]] = [
         (manifest.suppliers_path, "suppliers"),
         (manifest.products_path, "products"),
-    ):
-        feed_kind: FeedKind = "products" if kind == "products" else "suppliers"
-        _print_sync(
-            _sync_with_progress(container.engine, path, feed_kind, SyncMode.SNAPSHOT, None, 1000)
-        )
-    _print_reference(load_reference(container.engine, settings.demo_dir))
+    ]
+    try:
+        for path, kind in feeds:
+            _print_sync(
+                _sync_with_progress(engine, path, kind, SyncMode.SNAPSHOT, None, 1000, search)
+            )
+    finally:
+        if search is not None:
+            search.close()
+    _print_reference(load_reference(engine, settings.demo_dir))
+
+
+@index_app.command("rebuild")
+def index_rebuild() -> None:
+    """Drop the index and embed every searchable product again (after a change of embedder)."""
+    settings = Settings()
+    engine = build_engine(settings)
+    search = build_search(settings, engine, recreate_index=True)
+    try:
+        report = search.indexer.catch_up()
+    finally:
+        search.close()
+    _console().print(
+        f"indexed {report.embedded} products with {search.embedder.name} in "
+        f"{report.seconds:.1f} s ({report.products_per_second:,.0f}/s)"
+    )
+
+
+@index_app.command("catch-up")
+def index_catch_up() -> None:
+    """Embed products that are missing or stale in the index and drop the ones that left."""
+    settings = Settings()
+    search = build_search(settings, build_engine(settings))
+    try:
+        report = search.indexer.catch_up()
+    finally:
+        search.close()
+    _console().print(f"re-embedded {report.embedded}, removed {report.removed}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="e.g. 义乌 硅胶折叠水杯 5元以内")],
+    limit: Annotated[int, typer.Option(min=1, max=50)] = 10,
+    quantity: Annotated[int | None, typer.Option(min=1)] = None,
+    language: Annotated[str, typer.Option(help="zh or en")] = "zh",
+    as_json: Annotated[bool, typer.Option("--json", help="print the full JSON result")] = False,
+) -> None:
+    """Search the catalog the way the API does."""
+    settings = Settings()
+    services = build_search(settings, build_engine(settings))
+    try:
+        result = services.search.search(
+            SearchRequest(
+                query=query, limit=limit, quantity=quantity,
+                language="en" if language == "en" else "zh",
+            )
+        )  # fmt: skip
+    finally:
+        services.close()
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    _print_search(result)
+
+
+def _print_search(result: SearchResult) -> None:
+    console = _console()
+    constraints = result.constraints.model_dump(exclude_defaults=True)
+    console.print(f"semantic: {result.semantic_text}  constraints: {constraints or '-'}")
+    table = Table()
+    for name in ("#", "product", "title", "price", "moq", "supplier", "why"):
+        table.add_column(name)
+    for rank, hit in enumerate(result.hits, start=1):
+        price = format_cents(hit.unit_price_cents) if hit.unit_price_cents is not None else "面议"
+        supplier = hit.supplier.name if hit.supplier else "-"
+        table.add_row(
+            str(rank), hit.product_id, hit.title, price, f"{hit.moq}{hit.unit}", supplier,
+            " | ".join(hit.why),
+        )  # fmt: skip
+    console.print(table)
+    for relaxation in result.relaxations:
+        console.print(f"no match; dropping {relaxation.constraint} gives {relaxation.would_return}")
+    console.print(f"timings (ms): {result.timings_ms}")
 
 
 @app.command()

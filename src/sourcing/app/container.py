@@ -2,25 +2,97 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import httpx
+from qdrant_client import QdrantClient
 from sqlalchemy import Engine
 
 from sourcing.app.settings import Settings
 from sourcing.domain.db import make_engine, migrate
+from sourcing.retrieval.embedders import Embedder, build_embedder
+from sourcing.retrieval.index import (
+    ClientProductIndex,
+    EdgeProductIndex,
+    IndexMeta,
+    ProductIndex,
+)
+from sourcing.retrieval.indexer import Indexer
+from sourcing.retrieval.query_parser import load_query_vocabulary
+from sourcing.retrieval.search import ProductSearch
+
+
+@dataclass(frozen=True)
+class SearchServices:
+    embedder: Embedder
+    index: ProductIndex
+    indexer: Indexer
+    search: ProductSearch
+    http_clients: list[httpx.Client] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.index.close()
+        for client in self.http_clients:
+            client.close()
 
 
 @dataclass(frozen=True)
 class Container:
     settings: Settings
     engine: Engine
+    search: SearchServices
 
     def close(self) -> None:
+        self.search.close()
         self.engine.dispose()
 
 
-def build_container(settings: Settings, *, run_migrations: bool = True) -> Container:
+def build_engine(settings: Settings, *, run_migrations: bool = True) -> Engine:
     engine = make_engine(settings.resolved_database_url)
     if run_migrations:
         migrate(engine)
-    return Container(settings=settings, engine=engine)
+    return engine
+
+
+def build_embedder_from(settings: Settings, http_clients: list[httpx.Client]) -> Embedder:
+    http_client = None
+    if settings.embedder == "openai":
+        http_client = httpx.Client(timeout=30.0)
+        http_clients.append(http_client)
+    return build_embedder(
+        settings.embedder,
+        model=settings.embedder_model,
+        base_url=settings.embeddings_base_url,
+        api_key=settings.embeddings_api_key,
+        http_client=http_client,
+    )
+
+
+def open_index(settings: Settings, meta: IndexMeta, *, recreate: bool = False) -> ProductIndex:
+    """The embedded Edge shard under data_dir, or a collection on SOURCING_QDRANT_URL."""
+    if settings.qdrant_url:
+        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key or None)
+        return ClientProductIndex.open(client, settings.qdrant_collection, meta, recreate=recreate)
+    return EdgeProductIndex.open(settings.index_path, meta, recreate=recreate)
+
+
+def build_search(
+    settings: Settings,
+    engine: Engine,
+    *,
+    embedder: Embedder | None = None,
+    recreate_index: bool = False,
+) -> SearchServices:
+    http_clients: list[httpx.Client] = []
+    embedder = embedder or build_embedder_from(settings, http_clients)
+    meta = IndexMeta(embedder=embedder.name, dim=embedder.dim)
+    index = open_index(settings, meta, recreate=recreate_index)
+    search = ProductSearch(
+        engine=engine, index=index, embedder=embedder, vocabulary=load_query_vocabulary()
+    )
+    return SearchServices(embedder, index, Indexer(engine, index, embedder), search, http_clients)
+
+
+def build_container(settings: Settings, *, embedder: Embedder | None = None) -> Container:
+    engine = build_engine(settings)
+    return Container(settings, engine, build_search(settings, engine, embedder=embedder))

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from sourcing.app.container import Container
 from sourcing.domain.repositories.catalog import CatalogRepository
+from sourcing.retrieval.search import ProductSearch
 
 
 def get_container(request: Request) -> Container:
@@ -34,3 +35,10 @@ def get_catalog(session: SessionDep) -> CatalogRepository:
 
 
 CatalogDep = Annotated[CatalogRepository, Depends(get_catalog)]
+
+
+def get_search(container: ContainerDep) -> ProductSearch:
+    return container.search.search
+
+
+SearchDep = Annotated[ProductSearch, Depends(get_search)]

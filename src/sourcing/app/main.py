@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from sourcing.app.container import Container, build_container
 from sourcing.app.errors import install_error_handlers
-from sourcing.app.routes import catalog, health
+from sourcing.app.routes import catalog, health, search
 from sourcing.app.settings import Settings
 
 
@@ -20,6 +20,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = container is None
         app.state.container = container or build_container(settings or Settings())
+        # A crash between a sync and its re-index leaves the index behind; this repairs it.
+        app.state.container.search.indexer.catch_up()
         try:
             yield
         finally:
@@ -34,5 +36,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(search.router)  # before catalog: /products/search beats /products/{id}
     app.include_router(catalog.router)
     return app

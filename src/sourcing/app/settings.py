@@ -20,9 +20,28 @@ class Settings(BaseSettings):
     log_level: str = "info"
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
 
+    embedder: str = Field(
+        default="use", description="use | e5 | sentence-transformers | openai (see README)"
+    )
+    embedder_model: str = Field(
+        default="", description="model directory (sentence-transformers) or model name (openai)"
+    )
+    embeddings_base_url: str = ""
+    embeddings_api_key: str = ""
+    qdrant_url: str = Field(default="", description="a Qdrant server; empty means embedded Edge")
+    qdrant_api_key: str = ""
+    qdrant_collection: str = "products"
+    hnsw_min_products: int = Field(
+        default=200_000, ge=0, description="build HNSW (slow) only past this many products"
+    )
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'sourcing.db'}"
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "index" / "products"
 
     @property
     def demo_dir(self) -> Path:

@@ -29,6 +29,7 @@ from sourcing.domain.kinds import CatalogEventKind, SkuStatus, SyncMode, SyncSta
 from sourcing.domain.records import ProductRecord, ProductState, SupplierRecord
 from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.domain.types import utcnow
+from sourcing.retrieval.indexer import Indexer
 
 FeedKind = Literal["products", "suppliers"]
 ProgressCallback = Callable[[int], None]
@@ -59,6 +60,7 @@ class SyncReport(BaseModel):
     rejected: list[RejectedRow] = []
     events_by_kind: dict[str, int] = {}
     changed_ids: list[str] = []
+    indexed: int = 0  # products re-embedded into the search index after the run
     unknown_columns: list[str] = []
     seconds: float = 0.0
 
@@ -102,9 +104,14 @@ def sync_feed(
     source: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
+    indexer: Indexer | None = None,
 ) -> SyncReport:
-    """Sync the feed file at `path`; the source defaults to the file name without extension."""
-    return sync_rows(
+    """Sync the feed file at `path`; the source defaults to the file name without extension.
+
+    With an `indexer`, the products the run changed are re-embedded (only those); a crash
+    before that leaves work for `Indexer.catch_up`, which the server runs at start.
+    """
+    report = sync_rows(
         engine,
         read_feed(path),
         file=path.name,
@@ -114,6 +121,9 @@ def sync_feed(
         batch_size=batch_size,
         progress=progress,
     )
+    if indexer is not None and report.changed_ids:
+        report.indexed = indexer.refresh(report.changed_ids).embedded
+    return report
 
 
 def sync_rows(

@@ -57,3 +57,10 @@ class ConfigurationError(SourcingError):
     """The service is set up wrongly (a missing model file, a bad URL)."""
 
     code = "configuration_error"
+
+
+class UpstreamError(SourcingError):
+    """A service we call (a model or embedding endpoint) failed or answered malformed data."""
+
+    status_code = 502
+    code = "upstream_error"

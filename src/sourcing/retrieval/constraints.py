@@ -1,4 +1,4 @@
-"""Hard search constraints: what a buyer requires, applied as index filters, never relaxed silently."""
+"""Hard search constraints: what a buyer requires, applied as filters, never relaxed silently."""
 
 from __future__ import annotations
 

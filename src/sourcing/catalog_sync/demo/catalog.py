@@ -7,7 +7,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import accumulate, product
+from itertools import product
 from random import Random
 from typing import Any, TypeVar
 
@@ -38,7 +38,6 @@ SUPPLIER_COLUMNS = (
     "status",
 )
 MAX_SKUS = 6
-MAIN_CATEGORY_SHARE = 0.8
 DELISTED_SHARE = 0.01
 TRUSTED_INTEGRITY = 88  # 专精特新 and 实力商家 go only to suppliers at least this trusted
 CUSTOMISABLE_SHARE = {
@@ -425,18 +424,26 @@ def build_product(
 def generate_products(
     rng: Random, vocab: Vocabulary, suppliers: Sequence[Supplier], count: int, today: date
 ) -> Iterator[tuple[dict[str, Any], Offer]]:
-    """Products in id order; each supplier gets one first, then bigger suppliers get more."""
+    """Products in id order; each supplier gets one first, then a category is drawn evenly
+    and one of the suppliers whose belt serves it (bigger ones more often) lists it, so every
+    category is well stocked whatever the supplier mix."""
     leaves_by_top: dict[str, list[Leaf]] = {}
     for leaf in vocab.leaves:
         leaves_by_top.setdefault(leaf.top, []).append(leaf)
-    sizes = list(accumulate(rng.lognormvariate(0.0, 0.8) for _ in suppliers))
+    sizes = [rng.lognormvariate(0.0, 0.8) for _ in suppliers]
+    serving = {
+        top: [i for i, supplier in enumerate(suppliers) if top in supplier.belt.categories]
+        for top in sorted(leaves_by_top)
+    }
+    served = [top for top, indexes in serving.items() if indexes]
     for index in range(count):
         if index < len(suppliers):
             supplier = suppliers[index]
+            category = supplier.main_category
         else:
-            supplier = rng.choices(suppliers, cum_weights=sizes, k=1)[0]
-        category = supplier.main_category
-        if rng.random() > MAIN_CATEGORY_SHARE:
-            category = rng.choice(supplier.belt.categories)
+            category = rng.choice(served)
+            candidates = serving[category]
+            chosen = rng.choices(candidates, weights=[sizes[i] for i in candidates], k=1)[0]
+            supplier = suppliers[chosen]
         leaf = rng.choice(leaves_by_top[category])
         yield build_product(rng, vocab, index, leaf, supplier, today)

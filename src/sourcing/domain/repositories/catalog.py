@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, update
+from sqlalchemy import Table, func, insert, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
@@ -187,6 +187,37 @@ class CatalogRepository:
             .order_by(col(Sku.id))
         )
         return list(self.session.exec(query))
+
+    def listings(self, product_ids: Sequence[str]) -> list[tuple[Product, Supplier | None]]:
+        """Products with their suppliers, in the order of `product_ids` (missing ids skipped)."""
+        found: dict[str, tuple[Product, Supplier | None]] = {}
+        for chunk in _chunks(product_ids):
+            query = (
+                select(Product, Supplier)
+                .join(Supplier, col(Product.supplier_id) == col(Supplier.id), isouter=True)
+                .where(col(Product.id).in_(chunk))
+            )
+            for product, supplier in self.session.exec(query):
+                found[product.id] = (product, supplier)
+        return [found[pid] for pid in product_ids if pid in found]
+
+    def active_listing_versions(self) -> dict[str, str]:
+        """For every searchable product: its content hash joined with its supplier's."""
+        query = (
+            sa_select(col(Product.id), col(Product.content_hash), col(Supplier.content_hash))
+            .join(Supplier, col(Product.supplier_id) == col(Supplier.id), isouter=True)
+            .where(col(Product.status) == ProductStatus.ACTIVE)
+            .where(
+                or_(
+                    col(Supplier.status) == SupplierStatus.ACTIVE,
+                    col(Product.supplier_id).is_(None),
+                )
+            )
+        )
+        return {
+            product_id: f"{product_hash}:{supplier_hash or ''}"
+            for product_id, product_hash, supplier_hash in self.session.execute(query)
+        }
 
     # events
 
