@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo serve test lint bench-sync clean
+.PHONY: install demo serve test lint eval bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -35,8 +35,12 @@ lint: install
 test: lint
 	$(BIN)/pytest
 
-bench-sync: install
-	$(BIN)/python -m sourcing.eval.bench_sync --products 100000
+eval: install
+	$(BIN)/sourcing eval retrieval
+
+bench: install
+	$(BIN)/sourcing bench sync --products 100000
+	$(BIN)/sourcing bench retrieval --products 100000
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

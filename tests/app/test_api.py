@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 
-from sourcing.app.container import Container
+from sourcing.app.container import Container, build_engine, build_search
 from sourcing.app.main import create_app
 from sourcing.app.settings import Settings
 from sourcing.catalog_sync.sync import sync_feed
+from sourcing.retrieval.embedders import Embedder
 from tests.catalog_sync.feedfiles import SUPPLIERS, product, write_jsonl
 
 
-@pytest.fixture
-def client(sqlite_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    sync_feed(sqlite_engine, write_jsonl(tmp_path / "s.jsonl", SUPPLIERS), kind="suppliers")
-    sync_feed(sqlite_engine, write_jsonl(tmp_path / "p.jsonl", [product("p1"), product("p2")]))
-    container = Container(settings=Settings(data_dir=tmp_path), engine=sqlite_engine)
+@pytest.fixture(scope="module")
+def client(
+    tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder
+) -> Iterator[TestClient]:
+    folder = tmp_path_factory.mktemp("api")
+    settings = Settings(data_dir=folder)
+    engine = build_engine(settings)
+    sync_feed(engine, write_jsonl(folder / "s.jsonl", SUPPLIERS), kind="suppliers")
+    others = [
+        product("p3", title="真皮女士手提包", category="鞋靴箱包/箱包/女包", supplier_id="s2")
+    ]
+    sync_feed(engine, write_jsonl(folder / "p.jsonl", [product("p1"), product("p2"), *others]))
+    search = build_search(settings, engine, embedder=use_embedder)
+    container = Container(settings=settings, engine=engine, search=search)
     with TestClient(create_app(container=container)) as test_client:
-        yield test_client
+        yield test_client  # the app's start-up catch-up has indexed the three products
+    container.close()
 
 
 def test_health_checks_the_database(client: TestClient) -> None:
@@ -31,8 +40,8 @@ def test_health_checks_the_database(client: TestClient) -> None:
 
 def test_summary_counts_the_catalog_and_lists_sync_runs(client: TestClient) -> None:
     body = client.get("/v1/catalog/summary").json()
-    assert body["counts"]["active_products"] == 2
-    assert body["active_products_by_category"] == {"日用百货": 2}
+    assert body["counts"]["active_products"] == 3
+    assert body["active_products_by_category"] == {"日用百货": 2, "鞋靴箱包": 1}
     assert [run["kind"] for run in body["recent_sync_runs"]] == ["products", "suppliers"]
 
 
@@ -63,3 +72,43 @@ def test_a_malformed_id_is_a_typed_422(client: TestClient) -> None:
 def test_the_openapi_page_is_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     assert "/v1/catalog/summary" in client.get("/openapi.json").json()["paths"]
+
+
+def test_search_finds_products_with_cards_and_reasons(client: TestClient) -> None:
+    body = client.get("/v1/products/search", params={"q": "义乌 硅胶水杯", "quantity": 100}).json()
+    assert body["constraints"]["regions"] == ["义乌"]
+    assert body["quantity"] == 100
+    assert {hit["product_id"] for hit in body["hits"]} == {"p1", "p2"}
+    first = body["hits"][0]
+    assert first["unit_price_cents"] == 1100
+    assert first["supplier"]["industrial_belt"] == "义乌小商品"
+    assert first["why"]
+
+
+def test_search_filters_by_parameters(client: TestClient) -> None:
+    params = {"q": "手提包", "region": "义乌小商品"}
+    body = client.get("/v1/products/search", params=params).json()
+    assert body["hits"] == []
+    assert body["relaxations"] == [{"constraint": "regions", "would_return": 1}]
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"q": "杯子", "price_max": "abc"}, "price_max: price 'abc' is not a number"),
+        ({"q": "杯子", "price_min": "9", "price_max": "3"}, "price_min_cents is above"),
+    ],
+)
+def test_bad_search_parameters_are_typed_422s(
+    client: TestClient, params: dict[str, str], reason: str
+) -> None:
+    response = client.get("/v1/products/search", params=params)
+    assert response.status_code == 422
+    assert reason in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "x" * 501}, {"q": "杯", "limit": 0}])
+def test_malformed_search_requests_are_422s(client: TestClient, params: dict[str, str]) -> None:
+    response = client.get("/v1/products/search", params=params)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "bad_input"

@@ -8,8 +8,22 @@ from pathlib import Path
 from typing import Any
 
 SUPPLIERS = [
-    {"id": "s1", "name": "义乌佳佳日用品厂", "kind": "工厂", "industrial_belt": "义乌小商品"},
-    {"id": "s2", "name": "广州白云皮具贸易行", "kind": "trader", "industrial_belt": "广州白云皮具"},
+    {
+        "id": "s1",
+        "name": "义乌佳佳日用品厂",
+        "kind": "工厂",
+        "province": "浙江",
+        "city": "义乌",
+        "industrial_belt": "义乌小商品",
+    },
+    {
+        "id": "s2",
+        "name": "广州白云皮具贸易行",
+        "kind": "trader",
+        "province": "广东",
+        "city": "广州",
+        "industrial_belt": "广州白云皮具",
+    },
 ]
 
 

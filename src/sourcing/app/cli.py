@@ -31,10 +31,16 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo marketplace.", no_args_is_help=True)
 load_app = typer.Typer(help="Load reference data.", no_args_is_help=True)
 index_app = typer.Typer(help="The product search index.", no_args_is_help=True)
+eval_app = typer.Typer(help="Offline evaluation suites.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Performance benchmarks (they print the machine).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(load_app, name="load")
 app.add_typer(index_app, name="index")
+app.add_typer(eval_app, name="eval")
+app.add_typer(bench_app, name="bench")
 
 MAX_REJECTIONS_SHOWN = 20
 
@@ -263,6 +269,47 @@ def _print_search(result: SearchResult) -> None:
     for relaxation in result.relaxations:
         console.print(f"no match; dropping {relaxation.constraint} gives {relaxation.would_return}")
     console.print(f"timings (ms): {result.timings_ms}")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    beir: Annotated[Path | None, typer.Option(help="also evaluate a BEIR-layout folder")] = None,
+    out: Annotated[Path, typer.Option(help="where the JSON and Markdown reports go")] = Path(
+        "data/eval"
+    ),
+    update_baseline: Annotated[bool, typer.Option(help="commit this run as the baseline")] = False,
+) -> None:
+    """The labelled query set over the demo catalog (and BEIR): nDCG, recall, MRR, violations.
+
+    Exits 1 when a metric falls below the committed baseline by more than the tolerance.
+    """
+    from sourcing.eval import retrieval_suite
+
+    argv = ["--out", str(out)] + (["--beir", str(beir)] if beir else [])
+    argv += ["--update-baseline"] if update_baseline else []
+    raise typer.Exit(retrieval_suite.main(argv))
+
+
+@bench_app.command("retrieval")
+def bench_retrieval(
+    products: Annotated[int, typer.Option(min=100)] = 100_000,
+    queries: Annotated[int, typer.Option(min=10)] = 300,
+    baseline_queries: Annotated[int, typer.Option(min=1)] = 30,
+) -> None:
+    """Ingest and filtered hybrid search, beside LangChain's QdrantVectorStore (local mode)."""
+    from sourcing.eval import bench_retrieval as bench
+
+    bench.main(
+        [f"--products={products}", f"--queries={queries}", f"--baseline-queries={baseline_queries}"]
+    )
+
+
+@bench_app.command("sync")
+def bench_sync(products: Annotated[int, typer.Option(min=100)] = 100_000) -> None:
+    """Catalog sync throughput beside a row-at-a-time ORM baseline."""
+    from sourcing.eval import bench_sync as bench
+
+    bench.main([f"--products={products}"])
 
 
 @app.command()

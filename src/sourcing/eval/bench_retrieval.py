@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from sqlalchemy import Engine
@@ -23,7 +24,7 @@ from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.eval.machine import describe_machine
 from sourcing.retrieval.documents import dense_text, is_searchable, payload
 from sourcing.retrieval.embedders import Embedder, build_embedder
-from sourcing.retrieval.index import EdgeProductIndex, IndexMeta, describe_points
+from sourcing.retrieval.index import EdgeProductIndex, IndexMeta, describe_points, point_id
 from sourcing.retrieval.indexer import Indexer
 from sourcing.retrieval.lexical import document_vector, query_vector
 from sourcing.retrieval.query_parser import load_query_vocabulary
@@ -155,7 +156,7 @@ def run_baseline(url: str, workdir: str, queries: int, out: Any) -> None:
         store.add_texts(
             [dense_text(p, s) for p, s in chunk],
             metadatas=[payload(p, s) for p, s in chunk],
-            ids=[str(index) for index in range(start, start + len(chunk))],
+            ids=[point_id(product.id) for product, _ in chunk],
             batch_size=512,
         )
     ingest_seconds = time.perf_counter() - started
@@ -182,17 +183,25 @@ def _in_child(target: Callable[..., None], *args: Any) -> dict[str, Any]:
     queue = context.Queue()
     process = context.Process(target=target, args=(*args, queue))
     process.start()
-    result: dict[str, Any] = queue.get()
+    while True:
+        try:
+            result: dict[str, Any] = queue.get(timeout=5)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise RuntimeError(
+                    f"{target.__name__} died, exit code {process.exitcode}"
+                ) from None
     process.join()
     return result
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--baseline-queries", type=int, default=30)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         url = _prepare(Path(tmp), args.products)
@@ -201,7 +210,7 @@ def main() -> None:
         ours = _in_child(run_ours, url, tmp, args.queries)
         baseline = _in_child(run_baseline, url, tmp, args.baseline_queries)
     print(f"machine: {describe_machine()}")
-    rows = [
+    rows: list[tuple[str, str, Callable[[float], str]]] = [
         ("ingest + embed, products/s", "ingest_per_s", lambda v: f"{v:,.0f}"),
         ("hybrid query p50, ms", "p50", lambda v: f"{v:,.1f}"),
         ("hybrid query p99, ms", "p99", lambda v: f"{v:,.1f}"),
@@ -212,10 +221,10 @@ def main() -> None:
         result["p50"] = statistics.median(result["latencies_ms"])
         result["p99"] = _percentile(result["latencies_ms"], 0.99)
         result["index_mib"] = result["index_bytes"] / 2**20
-    print(f"{'metric':<30} {'ours (Edge)':>14} {'LangChain+local':>16} {'ratio':>8}")
+    print(f"{'metric':<30} {'ours (Edge)':>14} {'LangChain+local':>16} {'ours/base':>10}")
     for label, key, fmt in rows:
         ratio = ours[key] / baseline[key] if baseline[key] else float("nan")
-        print(f"{label:<30} {fmt(ours[key]):>14} {fmt(baseline[key]):>16} {ratio:>7.2f}x")
+        print(f"{label:<30} {fmt(ours[key]):>14} {fmt(baseline[key]):>16} {ratio:>9.2f}x")
     print(
         f"queries: ours {len(ours['latencies_ms'])} full searches (parse, embed, filtered dense "
         f"+ sparse, fuse, score, diversify); baseline {len(baseline['latencies_ms'])} filtered "

@@ -6,6 +6,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -44,12 +45,12 @@ def _row_at_a_time(engine: Engine, feed: Path, limit: int) -> float:
     return limit / (time.perf_counter() - started)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline-products", type=int, default=3_000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -35,7 +35,8 @@ def grade(rule: RelevanceRule, product: Product) -> int:
             product.attributes, rule.grade2_attrs
         )
         return 2 if exact else 1
-    return 1 if in_leaf(product.category_path, rule.related_leaf) else 0
+    related = in_leaf(product.category_path, rule.related_leaf)
+    return 1 if related or _contains_any(product.title, rule.related_any_title) else 0
 
 
 def unit_price(product: Product, quantity: int | None) -> int | None:
@@ -59,7 +60,14 @@ def _price_ok(expect: Expectation, product: Product) -> bool:
 def _regions_of(supplier: Supplier | None) -> set[str]:
     if supplier is None:
         return set()
-    return {place for place in (supplier.province, supplier.city, supplier.industrial_belt) if place}
+    return {
+        place for place in (supplier.province, supplier.city, supplier.industrial_belt) if place
+    }
+
+
+def _customisable(product: Product, supplier: Supplier | None) -> bool:
+    """The product takes custom orders, or its supplier accepts OEM/ODM (docs/feeds.md)."""
+    return product.customisable or bool(supplier is not None and supplier.customisable)
 
 
 def violations(expect: Expectation, product: Product, supplier: Supplier | None) -> list[str]:
@@ -77,11 +85,12 @@ def violations(expect: Expectation, product: Product, supplier: Supplier | None)
         broken.append("categories")
     if expect.supplier_kinds and (supplier is None or supplier.kind not in expect.supplier_kinds):
         broken.append("supplier_kinds")
-    # The product's own flag: the hit card shows it, and feeds define it per product.
-    if expect.customisable is not None and product.customisable != expect.customisable:
+    if expect.customisable is not None and _customisable(product, supplier) != expect.customisable:
         broken.append("customisable")
     lead_max = expect.lead_time_max_days
-    if lead_max is not None and (product.lead_time_days is None or product.lead_time_days > lead_max):
+    if lead_max is not None and (
+        product.lead_time_days is None or product.lead_time_days > lead_max
+    ):
         broken.append("lead_time_max_days")
     if expect.in_stock is not None and ((product.stock or 0) > 0) != expect.in_stock:
         broken.append("in_stock")

@@ -11,7 +11,7 @@ T = TypeVar("T")
 
 def dcg(gains: Iterable[int]) -> float:
     """Discounted cumulative gain with exponential gain 2^grade - 1 (grade 0 adds nothing)."""
-    return sum((2**grade - 1) / math.log2(rank + 1) for rank, grade in enumerate(gains, start=1))
+    return sum((2.0**grade - 1) / math.log2(rank + 1) for rank, grade in enumerate(gains, start=1))
 
 
 def ndcg_at_k(ranked_ids: Sequence[str], grades: Mapping[str, int], k: int) -> float:

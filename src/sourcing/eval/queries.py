@@ -27,14 +27,16 @@ class RelevanceRule(BaseModel):
 
     A product in one of `leaf` (last category segment, or a full path) is grade 1, and grade 2
     when its title holds one of `grade2_any_title` or its attributes satisfy every key of
-    `grade2_attrs` (a value matches when it contains one of the listed words). A product in
-    `related_leaf` is grade 1 at most.
+    `grade2_attrs` (a value matches when it contains one of the listed words). Any other
+    product is grade 1 when it is in `related_leaf` or its title holds one of
+    `related_any_title` (the same product under another category), else 0.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     leaf: tuple[str, ...] = Field(min_length=1)
     related_leaf: tuple[str, ...] = ()
+    related_any_title: tuple[str, ...] = ()
     grade2_any_title: tuple[str, ...] = ()
     grade2_attrs: dict[str, tuple[str, ...]] = {}
 
@@ -44,9 +46,6 @@ class Expectation(Constraints):
     read them; the violation check holds results to exactly these."""
 
     quantity: int | None = Field(default=None, ge=1)
-
-    def constraints(self) -> Constraints:
-        return Constraints.model_validate(self.model_dump(exclude={"quantity"}))
 
 
 class EvalQuery(BaseModel):
@@ -64,8 +63,7 @@ class EvalQuery(BaseModel):
 
     @model_validator(mode="after")
     def _constraint_queries_state_constraints(self) -> EvalQuery:
-        stated = bool(self.expect.active()) or self.expect.quantity is not None
-        if (self.type is QueryType.CONSTRAINT) != stated:
+        if (self.type is QueryType.CONSTRAINT) != bool(self.expect.active()):
             raise ValueError(f"{self.id}: constraint queries, and only they, state constraints")
         if (self.type is QueryType.TYPO) != bool(self.intended):
             raise ValueError(f"{self.id}: typo queries, and only they, name the intended text")

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 METRICS = ("ndcg_at_10", "recall_at_50", "mrr_at_10")
-LABELS = {
-    "ndcg_at_10": "nDCG@10",
-    "recall_at_50": "Recall@50",
-    "mrr_at_10": "MRR@10",
-    "violation_rate": "violations@10",
-}
+LABELS = MappingProxyType(
+    {
+        "ndcg_at_10": "nDCG@10",
+        "recall_at_50": "Recall@50",
+        "mrr_at_10": "MRR@10",
+        "violation_rate": "violations@10",
+    }
+)
 BASELINE_MODE = "hybrid"
 
 
@@ -108,13 +111,22 @@ def load_baseline(path: Path | None = None) -> Baseline:
     return Baseline.model_validate_json(source.read_text(encoding="utf-8"))
 
 
+def _rounded(metrics: MetricSet, digits: int = 4) -> MetricSet:
+    # Four decimals keep the committed file readable and far inside any tolerance.
+    return metrics.model_copy(
+        update={
+            name: round(getattr(metrics, name), digits) for name in [*METRICS, "violation_rate"]
+        }
+    )
+
+
 def baseline_of(report: RetrievalReport) -> Baseline:
     mode = report.modes[BASELINE_MODE]
     return Baseline(
         embedder=report.embedder,
         catalog=report.catalog,
-        overall=mode.overall,
-        by_type=mode.by_type,
+        overall=_rounded(mode.overall),
+        by_type={name: _rounded(metrics) for name, metrics in mode.by_type.items()},
     )
 
 

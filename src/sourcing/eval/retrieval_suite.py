@@ -238,7 +238,9 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
         prog="python -m sourcing.eval.retrieval_suite", description=__doc__
     )
     parser.add_argument("--beir", type=Path, help="also evaluate a BEIR folder")
-    parser.add_argument("--out", type=Path, default=Path("eval-reports"), help="report folder")
+    parser.add_argument(
+        "--out", type=Path, default=Path("data/eval"), help="report folder (data/eval)"
+    )
     parser.add_argument(
         "--update-baseline", action="store_true", help="write this run as the committed baseline"
     )
@@ -266,9 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = run_retrieval_suite(env, queries)
             if args.beir is not None:
                 beir = evaluate_beir(args.beir, env.embedder, Path(tmp) / "beir")
-                report = report.model_copy(
-                    update={"beir": beir, "beir_dataset": args.beir.name}
-                )
+                report = report.model_copy(update={"beir": beir, "beir_dataset": args.beir.name})
         finally:
             env.close()
     json_path, md_path = write_reports(report, args.out)

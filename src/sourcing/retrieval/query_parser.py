@@ -92,6 +92,7 @@ class LeadTimeWords(_Words):
     within_en: Words
     day_units: Words = Field(min_length=1)
     hour_units: Words = Field(min_length=1)
+    week_units: Words = Field(min_length=1)
     fixed: dict[str, int] = {}
 
 
@@ -331,6 +332,8 @@ def _price_cents(match: re.Match[str], group: str) -> int | None:
 def _days(match: re.Match[str], amount: Decimal) -> int:
     if match.group("h") is not None:
         amount = amount / 24
+    elif match.group("w") is not None:
+        amount = amount * 7
     return int(amount.to_integral_value(rounding=ROUND_CEILING))
 
 
@@ -492,9 +495,10 @@ def _lead_time_rules(vocab: QueryVocabulary) -> list[_Rule]:
     """Days to dispatch: 3天内发货, 48小时发货 (→ 2), ships within 5 days, 当天发货 (→ 0)."""
     lead, cmp = vocab.lead_time, vocab.comparators
     days, hours = _alt(lead.day_units), _alt(lead.hour_units)
+    weeks = _alt(lead.week_units)
     span = (
         rf"(?P<a>{_NUMBER})(?:\s*(?:-|~|到|至|to)\s*(?P<b>{_NUMBER}))?\s*(?:-\s*)?"
-        rf"(?:(?P<d>{days})|(?P<h>{hours}))"
+        rf"(?:(?P<d>{days})|(?P<h>{hours})|(?P<w>{weeks}))"
     )
     within = rf"(?:\s*{_alt(lead.within)})?"
     before = rf"(?:{_alt(lead.within_en + cmp.at_most_before)}\s*)?"

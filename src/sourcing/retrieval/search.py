@@ -52,13 +52,16 @@ class SearchTuning:
     filter which removes every relevant product yields "nothing matches", not noise."""
 
     candidates: int = 100
-    dense_floor: float = 0.20  # USE cosine below this is unrelated in any language
+    dense_floor: float = 0.15  # USE cosine below this is unrelated in any language
     dense_ratio: float = 0.70  # ... and so is anything well below the best match overall
-    unknown_words_dense_floor: float = 0.30  # Chinese words the catalog never uses
-    sparse_ratio: float = 0.30  # share of the best lexical match a hit must reach
+    unknown_words_dense_floor: float = 0.25  # Chinese words the catalog never uses
+    sparse_ratio: float = 0.50  # share of the best lexical match a hit must reach
     # Exact words beat USE's looser sense of similarity where both speak (eval suite).
     sparse_weight: float = 1.0
-    dense_weight: float = 0.6
+    dense_weight: float = 0.8
+    # Latin words in Chinese titles are mostly materials and ports (ABS, USB, Type-C) that
+    # cut across categories, so an all-Latin query leans on the dense side.
+    latin_sparse_weight: float = 0.5
     per_supplier: int = 2
 
 
@@ -243,7 +246,8 @@ def retrieve(
         timings["sparse_ms"] = _ms_since(started)
         if mode != SearchMode.DENSE:
             rankings.append([hit.product_id for hit in hits])
-            weights.append(tuning.sparse_weight)
+            latin = not _has_cjk(text)
+            weights.append(tuning.latin_sparse_weight if latin else tuning.sparse_weight)
     if mode in (SearchMode.HYBRID, SearchMode.DENSE):
         started = time.perf_counter()
         vector = embedder.embed_query(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import ValidationError
 
 from sourcing.app.deps import SearchDep
 from sourcing.domain.errors import BadInputError
@@ -61,8 +62,11 @@ def search_products(
             lead_time_max_days=lead_time_max_days,
             in_stock=in_stock,
         )
-    except ValueError as exc:
-        raise BadInputError(str(exc).splitlines()[-1].strip()) from None
+    except ValidationError as exc:
+        reasons = "; ".join(
+            str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
+        )
+        raise BadInputError(reasons) from None
     request = SearchRequest(
         query=q, constraints=constraints, quantity=quantity, limit=limit, mode=mode,
         language=language,
