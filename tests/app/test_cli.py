@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,15 @@ def test_demo_build_loads_every_row_through_catalog_sync(
         rules = [doc.body for doc in session.exec(select(KnowledgeDoc)).all()]
         assert any("仅退款" in body for body in rules)
     assert "rows/s" in capsys.readouterr().out
+
+    assert _run(["index", "catch-up"]) == 0
+    assert "re-embedded 0, removed 0" in capsys.readouterr().out
+    assert _run(["search", "收纳盒 源头工厂", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["constraints"]["supplier_kinds"] == ["factory", "brand_oem"]
+    assert found["hits"]
+    assert _run(["search", "蓝牙耳机 1元以内"]) == 0
+    assert "no match; dropping price_max_cents gives" in capsys.readouterr().out
 
 
 def test_sync_prints_rejections_with_file_and_line(

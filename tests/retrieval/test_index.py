@@ -15,6 +15,7 @@ from sourcing.retrieval.index import (
     AnyOf,
     ClientProductIndex,
     EdgeProductIndex,
+    IndexBusyError,
     IndexDoc,
     IndexMeta,
     IndexMismatchError,
@@ -144,6 +145,14 @@ def test_edge_index_persists_and_detects_another_embedder(
     rebuilt = EdgeProductIndex.open(path, IndexMeta(embedder="other", dim=8), recreate=True)
     assert rebuilt.count() == 0
     rebuilt.close()
+
+
+def test_a_second_process_gets_a_clear_error(tmp_path: Path, empty_edge_index: Path) -> None:
+    path = _copy_index(empty_edge_index, tmp_path / "products")
+    owner = EdgeProductIndex.open(path, META)
+    with pytest.raises(IndexBusyError, match="open in another process"):
+        EdgeProductIndex.open(path, META)
+    owner.close()
 
 
 def test_client_index_detects_another_embedder() -> None:

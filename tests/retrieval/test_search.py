@@ -4,63 +4,24 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
-from sqlmodel import Session
 
-from sourcing.catalog_sync.demo import generate_demo
 from sourcing.catalog_sync.sync import sync_feed
-from sourcing.domain.db import make_engine, migrate
 from sourcing.domain.kinds import SupplierKind, SyncMode
 from sourcing.domain.money import unit_price_at
-from sourcing.domain.tables import Product, Supplier
 from sourcing.retrieval.constraints import Constraints
 from sourcing.retrieval.embedders import Embedder
-from sourcing.retrieval.index import EdgeProductIndex, IndexMeta
-from sourcing.retrieval.indexer import Indexer
-from sourcing.retrieval.query_parser import load_query_vocabulary
-from sourcing.retrieval.search import ProductSearch, SearchRequest, SearchResult
+from sourcing.retrieval.search import SearchResult
 from tests.catalog_sync.feedfiles import write_jsonl
-
-
-class Demo:
-    def __init__(self, engine: Engine, search: ProductSearch, indexer: Indexer, feeds: Path):
-        self.engine, self.search, self.indexer, self.feeds = engine, search, indexer, feeds
-
-    def run(self, query: str, **options: object) -> SearchResult:
-        return self.search.search(SearchRequest(query=query, **options))  # type: ignore[arg-type]
-
-    def product(self, product_id: str) -> tuple[Product, Supplier]:
-        with Session(self.engine) as session:
-            product = session.get(Product, product_id)
-            assert product is not None
-            assert product.supplier_id is not None
-            supplier = session.get(Supplier, product.supplier_id)
-            assert supplier is not None
-            return product, supplier
+from tests.retrieval.demo_search import Demo
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> Iterator[Demo]:
-    workdir = tmp_path_factory.mktemp("search")
-    manifest = generate_demo(workdir / "feeds", products=600, seed=7, today=date(2026, 11, 25))
-    engine = make_engine(f"sqlite:///{workdir / 'catalog.db'}")
-    migrate(engine)
-    sync_feed(engine, manifest.suppliers_path, kind="suppliers")
-    index = EdgeProductIndex.open(
-        workdir / "index", IndexMeta(embedder=use_embedder.name, dim=use_embedder.dim)
-    )
-    indexer = Indexer(engine, index, use_embedder)
-    sync_feed(engine, manifest.products_path, indexer=indexer)
-    search = ProductSearch(
-        engine=engine, index=index, embedder=use_embedder, vocabulary=load_query_vocabulary()
-    )
-    yield Demo(engine, search, indexer, workdir / "feeds")
-    index.close()
-    engine.dispose()
+    demo = Demo(tmp_path_factory.mktemp("search"), use_embedder, products=600)
+    yield demo
+    demo.close()
 
 
 def _leaf(result: SearchResult, rank: int) -> str:

@@ -205,6 +205,7 @@ def index_rebuild() -> None:
     search = build_search(settings, engine, recreate_index=True)
     try:
         report = search.indexer.catch_up()
+        search.optimize_if_large(settings.hnsw_min_products)
     finally:
         search.close()
     _console().print(
@@ -220,6 +221,7 @@ def index_catch_up() -> None:
     search = build_search(settings, build_engine(settings))
     try:
         report = search.indexer.catch_up()
+        search.optimize_if_large(settings.hnsw_min_products)
     finally:
         search.close()
     _console().print(f"re-embedded {report.embedded}, removed {report.removed}")

@@ -30,6 +30,17 @@ class SearchServices:
     search: ProductSearch
     http_clients: list[httpx.Client] = field(default_factory=list)
 
+    def optimize_if_large(self, min_products: int) -> bool:
+        """Build HNSW on the embedded index once it is large enough to need it.
+
+        Exact search stays around a millisecond up to ~100k products, and optimize() blocks
+        for minutes there, so it runs only from the command line, never on a request.
+        """
+        if not isinstance(self.index, EdgeProductIndex) or self.index.count() < min_products:
+            return False
+        self.index.optimize()
+        return True
+
     def close(self) -> None:
         self.index.close()
         for client in self.http_clients:

@@ -63,6 +63,12 @@ class IndexMismatchError(ConfigurationError):
     code = "index_mismatch"
 
 
+class IndexBusyError(ConfigurationError):
+    """The embedded index takes a file lock: one process owns it."""
+
+    code = "index_busy"
+
+
 @dataclass(frozen=True)
 class IndexDoc:
     product_id: str
@@ -161,7 +167,16 @@ class EdgeProductIndex:
         if path.exists():
             found = IndexMeta.model_validate_json(meta_path.read_text(encoding="utf-8"))
             _check_meta(found, meta, str(path))
-            return cls(edge.EdgeShard.load(str(path)), meta)
+            try:
+                return cls(edge.EdgeShard.load(str(path)), meta)
+            except Exception as exc:
+                if "WouldBlock" not in str(exc):
+                    raise
+                raise IndexBusyError(
+                    f"the index at {path} is open in another process (a running `sourcing "
+                    "serve`?); stop it, or point SOURCING_QDRANT_URL at a Qdrant server to share "
+                    "one index between processes"
+                ) from exc
         path.parent.mkdir(parents=True, exist_ok=True)
         config = edge.EdgeConfig(
             vectors={DENSE: edge.EdgeVectorParams(size=meta.dim, distance=edge.Distance.Cosine)},
