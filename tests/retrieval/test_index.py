@@ -142,6 +142,8 @@ def test_edge_index_persists_and_detects_another_embedder(
     reopened.close()
     with pytest.raises(IndexMismatchError, match="sourcing index rebuild"):
         EdgeProductIndex.open(path, IndexMeta(embedder="other", dim=16))
+    with pytest.raises(IndexMismatchError, match="documents old-format"):
+        EdgeProductIndex.open(path, META.model_copy(update={"documents": "old-format"}))
     rebuilt = EdgeProductIndex.open(path, IndexMeta(embedder="other", dim=8), recreate=True)
     assert rebuilt.count() == 0
     rebuilt.close()

@@ -79,6 +79,8 @@ def sync(
     search = build_search(settings, engine) if index else None
     try:
         result = _sync_with_progress(engine, path, feed_kind, mode, source, batch_size, search)
+        if search is not None:
+            search.optimize_if_large(settings.hnsw_min_products)
     finally:
         if search is not None:
             search.close()
@@ -191,6 +193,8 @@ def demo_build(
             _print_sync(
                 _sync_with_progress(engine, path, kind, SyncMode.SNAPSHOT, None, 1000, search)
             )
+        if search is not None and search.optimize_if_large(settings.hnsw_min_products):
+            _console().print("built the HNSW graph of the index")
     finally:
         if search is not None:
             search.close()

@@ -33,8 +33,8 @@ class SearchServices:
     def optimize_if_large(self, min_products: int) -> bool:
         """Build HNSW on the embedded index once it is large enough to need it.
 
-        Exact search stays around a millisecond up to ~100k products, and optimize() blocks
-        for minutes there, so it runs only from the command line, never on a request.
+        The first build blocks for minutes at 100k products, later ones only index what
+        changed; it runs from the command line after bulk work, never on a request.
         """
         if not isinstance(self.index, EdgeProductIndex) or self.index.count() < min_products:
             return False

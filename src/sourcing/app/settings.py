@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sourcing.retrieval.index import HNSW_MIN_PRODUCTS
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SOURCING_", env_file=".env", extra="ignore")
@@ -32,7 +34,7 @@ class Settings(BaseSettings):
     qdrant_api_key: str = ""
     qdrant_collection: str = "products"
     hnsw_min_products: int = Field(
-        default=200_000, ge=0, description="build HNSW (slow) only past this many products"
+        default=HNSW_MIN_PRODUCTS, ge=0, description="build HNSW only past this many products"
     )
 
     @property

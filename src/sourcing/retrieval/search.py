@@ -51,7 +51,8 @@ class SearchTuning:
     """Knobs measured on the eval suite. The floors keep unrelated products out, so that a
     filter which removes every relevant product yields "nothing matches", not noise."""
 
-    candidates: int = 100
+    candidates: int = 100  # per ranking, before fusion
+    rerank_depth: int = 40  # fused candidates scored and diversified (at least 4 × limit)
     dense_floor: float = 0.15  # USE cosine below this is unrelated in any language
     dense_ratio: float = 0.70  # ... and so is anything well below the best match overall
     unknown_words_dense_floor: float = 0.25  # Chinese words the catalog never uses
@@ -318,6 +319,8 @@ class ProductSearch:
         started = time.perf_counter()
         parsed = self.parse(request)
         fused = self._retrieve(parsed, request.mode, timings)
+        depth = max(self.tuning.rerank_depth, 4 * request.limit)
+        fused = dict(list(fused.items())[:depth])
         with Session(self.engine) as session:
             listings = CatalogRepository(session).listings(list(fused))
         timings["load_ms"] = _ms_since(started) - sum(timings.values())
