@@ -34,7 +34,8 @@ def test_a_chinese_query_finds_its_category(demo: Demo) -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "leaf"), [("stainless steel thermos", "保温杯"), ("yoga mat", "瑜伽垫"), ("phone case", "手机壳")]
+    ("query", "leaf"),
+    [("stainless steel thermos", "保温杯"), ("yoga mat", "瑜伽垫"), ("phone case", "手机壳")],
 )
 def test_an_english_query_finds_chinese_titles(demo: Demo, query: str, leaf: str) -> None:
     result = demo.run(query, limit=5)
