@@ -105,3 +105,16 @@ class ProductState(BaseModel):
     price_cents: int | None
     stock: int | None
     skus: dict[str, SkuState] = Field(default_factory=dict)
+
+
+class SupplierSummary(BaseModel):
+    """A supplier's live catalog in numbers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    active_products: int
+    in_stock_products: int
+    customisable_products: int
+    price_min_cents: int | None
+    price_max_cents: int | None
+    categories: dict[str, int]

@@ -13,7 +13,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from sourcing.domain.errors import NotFoundError
 from sourcing.domain.kinds import ProductStatus, SkuStatus, SupplierStatus, SyncMode, SyncStatus
-from sourcing.domain.records import ProductState, SkuState
+from sourcing.domain.records import ProductState, SkuState, SupplierSummary
 from sourcing.domain.tables import CatalogEvent, Product, Sku, Supplier, SyncRun
 from sourcing.domain.types import utcnow
 
@@ -218,6 +218,36 @@ class CatalogRepository:
             product_id: f"{product_hash}:{supplier_hash or ''}"
             for product_id, product_hash, supplier_hash in self.session.execute(query)
         }
+
+    def supplier_summary(self, supplier_id: str) -> SupplierSummary:
+        """What a supplier sells now: counts, MOQ price range, categories."""
+        active = (
+            col(Product.supplier_id) == supplier_id,
+            col(Product.status) == ProductStatus.ACTIVE,
+        )
+        row = self.session.execute(
+            sa_select(
+                func.count(),
+                func.count().filter(col(Product.stock) > 0),
+                func.count().filter(col(Product.customisable)),
+                func.min(col(Product.price_cents)),
+                func.max(col(Product.price_cents)),
+            ).where(*active)
+        ).one()
+        categories = self.session.execute(
+            sa_select(col(Product.category), func.count())
+            .where(*active)
+            .group_by(col(Product.category))
+            .order_by(func.count().desc(), col(Product.category))
+        ).all()
+        return SupplierSummary(
+            active_products=row[0],
+            in_stock_products=row[1],
+            customisable_products=row[2],
+            price_min_cents=row[3],
+            price_max_cents=row[4],
+            categories={str(category): int(count) for category, count in categories},
+        )
 
     # events
 
