@@ -45,7 +45,10 @@ def test_demo_build_loads_every_row_through_catalog_sync(
         assert len(session.exec(select(Buyer)).all()) >= 30
         rules = [doc.body for doc in session.exec(select(KnowledgeDoc)).all()]
         assert any("仅退款" in body for body in rules)
-    assert "rows/s" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "rows/s" in out
+    assert "new buyer key 3 for b-0001; its secret, shown only now:\nsk-" in out
+    assert "new admin key 4; its secret, shown only now:\nsk-" in out
 
     assert _run(["index", "catch-up"]) == 0
     assert "re-embedded 0, removed 0" in capsys.readouterr().out
@@ -74,3 +77,22 @@ def test_a_missing_feed_is_a_clear_error_with_exit_status_2(
 ) -> None:
     assert _run(["sync", str(tmp_path / "nope.csv")]) == 2
     assert "does not exist or is not a file" in capsys.readouterr().err
+
+
+def test_keys_are_created_listed_and_revoked(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["keys", "create", "--role", "admin"]) == 0
+    secret = capsys.readouterr().out.splitlines()[-1]
+    assert secret.startswith("sk-")
+    assert _run(["keys", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert secret[:12] in listing
+    assert secret not in listing
+
+    assert _run(["keys", "create", "--role", "buyer", "--subject", "b-9999"]) == 2
+    assert "no buyer 'b-9999'" in capsys.readouterr().err
+    assert _run(["keys", "revoke", "1"]) == 0
+    assert "revoked key 1" in capsys.readouterr().out
+    assert _run(["keys", "revoke", "2"]) == 2
+    assert "no API key 2" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from sourcing.app.container import SearchServices, build_engine, build_search
 from sourcing.app.settings import Settings
@@ -20,8 +21,9 @@ from sourcing.catalog_sync.reference import ReferenceReport, load_reference
 from sourcing.catalog_sync.sync import FeedKind, SyncReport, sync_feed
 from sourcing.domain.db import migrate
 from sourcing.domain.errors import SourcingError
-from sourcing.domain.kinds import SyncMode
+from sourcing.domain.kinds import ApiRole, SyncMode
 from sourcing.domain.money import format_cents
+from sourcing.domain.repositories.keys import ApiKeyRepository
 from sourcing.retrieval.search import SearchRequest, SearchResult
 
 app = typer.Typer(
@@ -41,6 +43,8 @@ app.add_typer(load_app, name="load")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
+keys_app = typer.Typer(help="API keys (a secret is shown once, when made).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 MAX_REJECTIONS_SHOWN = 20
 
@@ -199,6 +203,53 @@ def demo_build(
         if search is not None:
             search.close()
     _print_reference(load_reference(engine, settings.demo_dir))
+    _create_key(engine, ApiRole.BUYER, "b-0001")
+    _create_key(engine, ApiRole.ADMIN, "")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[ApiRole, typer.Option(help="buyer, merchant, admin or evaluator")],
+    subject: Annotated[str, typer.Option(help="buyer id or supplier id; none for others")] = "",
+) -> None:
+    """Create an API key and print its secret, which is never shown again."""
+    _create_key(build_engine(Settings()), role, subject)
+
+
+def _create_key(engine: Engine, role: ApiRole, subject: str) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        key, secret = ApiKeyRepository(session).create(role, subject)
+        session.commit()
+    owner = f" for {key.subject}" if key.subject else ""
+    console = _console()
+    console.print(f"new {key.role} key {key.id}{owner}; its secret, shown only now:")
+    console.print(secret, markup=False)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (prefixes only; secrets are not kept)."""
+    with Session(build_engine(Settings())) as session:
+        keys = ApiKeyRepository(session).list()
+    table = Table()
+    for name in ("id", "role", "subject", "prefix", "created", "revoked"):
+        table.add_column(name)
+    for key in keys:
+        revoked = f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "-"
+        table.add_row(
+            str(key.id), key.role, key.subject or "-", key.prefix,
+            f"{key.created_at:%Y-%m-%d %H:%M}", revoked,
+        )  # fmt: skip
+    _console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="see keys list")]) -> None:
+    """Revoke an API key; it stops working at once."""
+    with Session(build_engine(Settings())) as session:
+        ApiKeyRepository(session).revoke(key_id)
+        session.commit()
+    _console().print(f"revoked key {key_id}")
 
 
 @index_app.command("rebuild")

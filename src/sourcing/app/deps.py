@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlmodel import Session
 
+from sourcing.app.auth import Principal, authenticate, check_roles, secret_from_headers
 from sourcing.app.container import Container
+from sourcing.domain.kinds import ApiRole
 from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.retrieval.search import ProductSearch
 
@@ -42,3 +44,28 @@ def get_search(container: ContainerDep) -> ProductSearch:
 
 
 SearchDep = Annotated[ProductSearch, Depends(get_search)]
+
+
+def get_principal(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Principal:
+    """The caller behind the request's API key; 401 when there is none or it is not active."""
+    return authenticate(session, secret_from_headers(authorization, x_api_key))
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: ApiRole) -> Callable[[Principal], Principal]:
+    """A dependency that lets through only keys with one of `roles` (403 otherwise)."""
+    allowed = frozenset(roles)
+
+    def dependency(principal: PrincipalDep) -> Principal:
+        return check_roles(principal, allowed)
+
+    return dependency
+
+
+AdminDep = Annotated[Principal, Depends(require_roles(ApiRole.ADMIN))]

@@ -6,12 +6,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from sourcing.domain.errors import SourcingError
+from sourcing.domain.errors import AuthError, SourcingError
 
 
 async def _sourcing_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SourcingError)
-    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code)
+    # RFC 9110: a 401 names the scheme the client should authenticate with.
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
+    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code, headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
