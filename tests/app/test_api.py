@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from sourcing.app.container import Container, build_engine, build_search
+from sourcing.app.container import Container, build_assistant, build_engine, build_search
 from sourcing.app.main import create_app
 from sourcing.app.settings import Settings
 from sourcing.catalog_sync.sync import sync_feed
@@ -28,7 +28,7 @@ def client(
     ]
     sync_feed(engine, write_jsonl(folder / "p.jsonl", [product("p1"), product("p2"), *others]))
     search = build_search(settings, engine, embedder=use_embedder)
-    container = Container(settings=settings, engine=engine, search=search)
+    container = Container(settings, engine, search, build_assistant(engine, search))
     with TestClient(create_app(container=container)) as test_client:
         yield test_client  # the app's start-up catch-up has indexed the three products
     container.close()

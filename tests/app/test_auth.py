@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from sourcing.app.auth import Principal, owner_scope
-from sourcing.app.container import Container, build_engine, build_search
+from sourcing.app.container import Container, build_assistant, build_engine, build_search
 from sourcing.app.main import create_app
 from sourcing.app.settings import Settings
 from sourcing.catalog_sync.sync import sync_feed
@@ -33,10 +33,12 @@ def app_and_admin(
         session.add(Buyer(id="b-0001", name="小王杂货", channel=BuyerChannel.DOUYIN_LIVE))
         _, admin_secret = ApiKeyRepository(session).create(ApiRole.ADMIN)
         session.commit()
+    search = build_search(settings, engine, embedder=use_embedder)
     container = Container(
         settings=settings,
         engine=engine,
-        search=build_search(settings, engine, embedder=use_embedder),
+        search=search,
+        assistant=build_assistant(engine, search),
     )
     with TestClient(create_app(container=container)) as client:
         yield client, admin_secret

@@ -7,9 +7,15 @@ from dataclasses import dataclass, field
 import httpx
 from qdrant_client import QdrantClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
+from sourcing.agents.assistant import Assistant
+from sourcing.agents.offline import OfflineDeps, OfflinePlanner
+from sourcing.agents.router import IntentRouter
 from sourcing.app.settings import Settings
 from sourcing.domain.db import make_engine, migrate
+from sourcing.domain.repositories.reference import ReferenceRepository
+from sourcing.prompts.loader import PromptLibrary
 from sourcing.retrieval.embedders import Embedder, build_embedder
 from sourcing.retrieval.index import (
     ClientProductIndex,
@@ -18,6 +24,7 @@ from sourcing.retrieval.index import (
     ProductIndex,
 )
 from sourcing.retrieval.indexer import Indexer
+from sourcing.retrieval.knowledge import KnowledgeIndex
 from sourcing.retrieval.query_parser import load_query_vocabulary
 from sourcing.retrieval.search import ProductSearch
 
@@ -52,6 +59,7 @@ class Container:
     settings: Settings
     engine: Engine
     search: SearchServices
+    assistant: Assistant
 
     def close(self) -> None:
         self.search.close()
@@ -104,6 +112,23 @@ def build_search(
     return SearchServices(embedder, index, Indexer(engine, index, embedder), search, http_clients)
 
 
+def build_assistant(engine: Engine, search: SearchServices) -> Assistant:
+    """The knowledge base is read once here: restart (or a later reload route) to pick up edits."""
+    with Session(engine) as session:
+        docs = ReferenceRepository(session).knowledge_docs()
+    planner = OfflinePlanner(
+        OfflineDeps(
+            engine=engine,
+            search=search.search,
+            knowledge=KnowledgeIndex.from_docs(docs, search.embedder),
+            prompts=PromptLibrary(),
+            router=IntentRouter(search.embedder),
+        )
+    )
+    return Assistant(engine, planner)
+
+
 def build_container(settings: Settings, *, embedder: Embedder | None = None) -> Container:
     engine = build_engine(settings)
-    return Container(settings, engine, build_search(settings, engine, embedder=embedder))
+    search = build_search(settings, engine, embedder=embedder)
+    return Container(settings, engine, search, build_assistant(engine, search))

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlmodel import Session
 
+from sourcing.agents.assistant import Assistant
 from sourcing.app.auth import Principal, authenticate, check_roles, secret_from_headers
 from sourcing.app.container import Container
 from sourcing.domain.kinds import ApiRole
@@ -69,3 +70,10 @@ def require_roles(*roles: ApiRole) -> Callable[[Principal], Principal]:
 
 
 AdminDep = Annotated[Principal, Depends(require_roles(ApiRole.ADMIN))]
+
+
+def get_assistant(container: ContainerDep) -> Assistant:
+    return container.assistant
+
+
+AssistantDep = Annotated[Assistant, Depends(get_assistant)]

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from sourcing.app.container import Container, build_container
 from sourcing.app.errors import install_error_handlers
-from sourcing.app.routes import catalog, health, keys, search
+from sourcing.app.routes import catalog, chat, health, keys, search
 from sourcing.app.settings import Settings
 
 
@@ -39,4 +39,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(search.router)  # before catalog: /products/search beats /products/{id}
     app.include_router(catalog.router)
     app.include_router(keys.router)
+    app.include_router(chat.router)
     return app

@@ -83,5 +83,8 @@ class ReferenceRepository:
             self.session.merge(doc)
         return len(docs)
 
+    def knowledge_docs(self) -> list[KnowledgeDoc]:
+        return list(self.session.exec(select(KnowledgeDoc).order_by(KnowledgeDoc.id)))
+
     def count(self, model: type[SQLModel]) -> int:
         return int(self.session.exec(select(func.count()).select_from(model)).one())
