@@ -28,7 +28,7 @@ from sourcing.retrieval.index import (
     HNSW_MIN_PRODUCTS,
     EdgeProductIndex,
     IndexMeta,
-    describe_points,
+    index_size_bytes,
     point_id,
 )
 from sourcing.retrieval.indexer import Indexer
@@ -115,7 +115,7 @@ def run_ours(url: str, workdir: str, queries: int, out: Any) -> None:
             "hnsw_seconds": hnsw_seconds,
             "latencies_ms": latencies,
             "rss_mib": _peak_rss_mib(),
-            "index_bytes": describe_points(Path(workdir) / "edge" / "products")["bytes"],
+            "index_bytes": index_size_bytes(Path(workdir) / "edge" / "products"),
         }
     )
 

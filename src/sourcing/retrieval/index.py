@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -404,9 +403,6 @@ class ClientProductIndex:
         self._client.close()
 
 
-def describe_points(path: Path) -> dict[str, Any]:
-    """Size on disk of an Edge index, for benchmarks and `sourcing index status`."""
-    size = sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
-    meta_path = path.with_suffix(".meta.json")
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    return {"path": str(path), "bytes": size, "meta": meta}
+def index_size_bytes(path: Path) -> int:
+    """Size on disk of an Edge index, write-ahead log included."""
+    return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from sourcing.domain.kinds import SupplierKind
+from sourcing.domain.tables import Supplier
 
 RRF_K = 60
 T = TypeVar("T")
@@ -38,6 +39,17 @@ class SupplierSignals:
     quality_refund_rate: float
     response_rate: float
     badges: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, supplier: Supplier) -> SupplierSignals:
+        return cls(
+            kind=SupplierKind(supplier.kind),
+            integrity_score=supplier.integrity_score,
+            fulfilment_48h_rate=supplier.fulfilment_48h_rate,
+            quality_refund_rate=supplier.quality_refund_rate,
+            response_rate=supplier.response_rate,
+            badges=tuple(supplier.badges),
+        )
 
 
 def supplier_quality(signals: SupplierSignals) -> float:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -165,17 +165,6 @@ def _within_price(constraints: Constraints, unit_price: int | None) -> bool:
     low = constraints.price_min_cents or 0
     high = constraints.price_max_cents if constraints.price_max_cents is not None else unit_price
     return low <= unit_price <= high
-
-
-def _signals(supplier: Supplier) -> SupplierSignals:
-    return SupplierSignals(
-        kind=SupplierKind(supplier.kind),
-        integrity_score=supplier.integrity_score,
-        fulfilment_48h_rate=supplier.fulfilment_48h_rate,
-        quality_refund_rate=supplier.quality_refund_rate,
-        response_rate=supplier.response_rate,
-        badges=tuple(supplier.badges),
-    )
 
 
 def load_reason_phrases() -> dict[str, dict[str, str]]:
@@ -377,7 +366,7 @@ class ProductSearch:
             unit_price = unit_price_at(_tiers(product), count) if product.price_tiers else None
             if not _within_price(parsed.constraints, unit_price):
                 continue  # the exact tier price at the asked quantity breaks the price bound
-            quality = supplier_quality(_signals(supplier)) if supplier else 0.5
+            quality = supplier_quality(SupplierSignals.of(supplier)) if supplier else 0.5
             fit = price_fit(unit_price, parsed.constraints.price_max_cents)
             relevance = relevance_of[product.id]
             score = business_score(relevance, quality, fit, in_stock=bool(product.stock))
@@ -403,7 +392,7 @@ class ProductSearch:
                         "integrity_score", "fulfilment_48h_rate", "quality_refund_rate", "badges",
                     }
                 ),
-                quality=round(supplier_quality(_signals(supplier)), 3),
+                quality=round(supplier_quality(SupplierSignals.of(supplier)), 3),
             )  # fmt: skip
         return SearchHit(
             product_id=product.id,
@@ -451,12 +440,3 @@ class ProductSearch:
 
 def _ms_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
-
-
-def describe(result: SearchResult) -> dict[str, Any]:
-    """A compact view for logs and the CLI."""
-    return {
-        "semantic_text": result.semantic_text,
-        "constraints": result.constraints.model_dump(exclude_defaults=True),
-        "hits": [(hit.product_id, hit.title, hit.unit_price_cents) for hit in result.hits],
-    }

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from sourcing.domain.kinds import SupplierKind, SupplierStatus
+from sourcing.domain.kinds import SupplierStatus
 from sourcing.domain.money import format_cents
 from sourcing.domain.records import SupplierSummary
 from sourcing.domain.repositories.catalog import CatalogRepository
@@ -56,16 +56,7 @@ def supplier_profile(
         repo = CatalogRepository(session)
         supplier = repo.get_supplier(request.supplier_id)
         summary = repo.supplier_summary(request.supplier_id)
-    quality = supplier_quality(
-        SupplierSignals(
-            kind=SupplierKind(supplier.kind),
-            integrity_score=supplier.integrity_score,
-            fulfilment_48h_rate=supplier.fulfilment_48h_rate,
-            quality_refund_rate=supplier.quality_refund_rate,
-            response_rate=supplier.response_rate,
-            badges=tuple(supplier.badges),
-        )
-    )
+    quality = supplier_quality(SupplierSignals.of(supplier))
     warnings = risk_warnings(supplier, summary)
     text = prompts.render(
         "supplier_profile",
