@@ -106,11 +106,28 @@ def test_prices_and_tiers_follow_the_feed_rules(demo: DemoManifest) -> None:
         assert validate_tiers(tiers) == tiers  # ascending quantities, price never rises
         assert tiers[0].min_quantity == product["moq"] >= 1
         assert _cents(product["price"]) == tiers[0].unit_price_cents > 0
-        assert 1 <= len(product["skus"]) <= 6
         assert all(_cents(sku["price"]) > 0 for sku in product["skus"])
         assert product["stock"] == sum(sku["stock"] for sku in product["skus"])
-        assert 1 <= product["lead_time_days"] <= 30
         assert len(product["title"]) <= 200
+
+
+def test_skus_vary_and_each_names_a_distinct_spec(demo: DemoManifest) -> None:
+    products = _jsonl(demo.products_path)
+    counts = Counter(len(product["skus"]) for product in products)
+    assert min(counts) == 1
+    assert max(counts) == 6
+    assert len(counts) >= 4  # single-SKU offers and colour × size grids alike
+    for product in products:
+        specs = [tuple(sorted(sku["spec"].items())) for sku in product["skus"]]
+        assert len(set(specs)) == len(specs), product["id"]
+
+
+def test_customised_products_take_longer_to_dispatch(demo: DemoManifest) -> None:
+    products = _jsonl(demo.products_path)
+    custom = [p["lead_time_days"] for p in products if p["customisable"]]
+    stock = [p["lead_time_days"] for p in products if not p["customisable"]]
+    assert statistics.median(custom) >= statistics.median(stock) + 5
+    assert max(custom) <= 30
 
 
 def test_category_price_bands_are_realistic(tmp_path: Path) -> None:
