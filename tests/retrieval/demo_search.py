@@ -7,37 +7,24 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from sourcing.catalog_sync.demo import generate_demo
-from sourcing.catalog_sync.sync import sync_feed
-from sourcing.domain.db import make_engine, migrate
 from sourcing.domain.tables import Product, Supplier
+from sourcing.eval.retrieval_suite import build_demo_environment
 from sourcing.retrieval.embedders import Embedder
-from sourcing.retrieval.index import EdgeProductIndex, IndexMeta
 from sourcing.retrieval.indexer import Indexer
-from sourcing.retrieval.query_parser import load_query_vocabulary
-from sourcing.retrieval.search import ProductSearch, SearchRequest, SearchResult
+from sourcing.retrieval.search import SearchRequest, SearchResult
 
 
 class Demo:
+    """The eval suite's demo environment, at a test's size, with a few helpers."""
+
     def __init__(self, workdir: Path, embedder: Embedder, products: int) -> None:
-        manifest = generate_demo(
-            workdir / "feeds", products=products, seed=7, today=date(2026, 11, 25)
+        self.environment = build_demo_environment(
+            workdir, products=products, seed=7, today=date(2026, 11, 25), embedder=embedder
         )
-        self.feeds = workdir / "feeds"
-        self.engine = make_engine(f"sqlite:///{workdir / 'catalog.db'}")
-        migrate(self.engine)
-        sync_feed(self.engine, manifest.suppliers_path, kind="suppliers")
-        self.index = EdgeProductIndex.open(
-            workdir / "index", IndexMeta(embedder=embedder.name, dim=embedder.dim)
-        )
-        self.indexer = Indexer(self.engine, self.index, embedder)
-        sync_feed(self.engine, manifest.products_path, indexer=self.indexer)
-        self.search = ProductSearch(
-            engine=self.engine,
-            index=self.index,
-            embedder=embedder,
-            vocabulary=load_query_vocabulary(),
-        )
+        self.feeds = self.environment.manifest.out_dir
+        self.engine = self.environment.engine
+        self.search = self.environment.search
+        self.indexer = Indexer(self.engine, self.environment.index, embedder)
 
     def run(self, query: str, **options: object) -> SearchResult:
         return self.search.search(SearchRequest(query=query, **options))  # type: ignore[arg-type]
@@ -52,5 +39,4 @@ class Demo:
             return product, supplier
 
     def close(self) -> None:
-        self.index.close()
-        self.engine.dispose()
+        self.environment.close()

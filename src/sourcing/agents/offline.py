@@ -17,15 +17,15 @@ from sourcing.domain.errors import NotFoundError
 from sourcing.domain.money import format_cents
 from sourcing.prompts.loader import Language, PromptLibrary
 from sourcing.retrieval.knowledge import KnowledgeIndex
+from sourcing.retrieval.lexical import has_cjk
 from sourcing.retrieval.search import ProductSearch
 
 _SUPPLIER_ID = re.compile(r"\bs-\d{3,6}\b", re.IGNORECASE)
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def detect_language(text: str) -> Language:
     """The reply follows the buyer: any Chinese character means Chinese."""
-    return "zh" if _CJK.search(text) else "en"
+    return "zh" if has_cjk(text) else "en"
 
 
 @dataclass(frozen=True)

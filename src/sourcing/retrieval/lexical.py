@@ -14,6 +14,7 @@ import rjieba
 K1 = 1.2
 B = 0.75
 AVERAGE_DOCUMENT_TOKENS = 40.0
+_CJK = re.compile(r"[\u3400-\u9fff]")
 _WORD = re.compile(r"[0-9a-z]+(?:[-.][0-9a-z]+)*|[\u3400-\u9fff]+")
 _STOPWORDS = frozenset(
     [
@@ -60,6 +61,11 @@ def tokenize(text: str) -> list[str]:
         else:
             tokens.extend(rjieba.cut_for_search(piece))
     return [token for token in tokens if token not in _STOPWORDS]
+
+
+def has_cjk(text: str) -> bool:
+    """Whether the text has any Chinese character (CJK unified ideographs)."""
+    return _CJK.search(text) is not None
 
 
 def token_id(token: str) -> int:

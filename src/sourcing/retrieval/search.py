@@ -23,7 +23,7 @@ from sourcing.domain.tables import Product, Supplier
 from sourcing.retrieval.constraints import Constraints, ParsedQuery
 from sourcing.retrieval.embedders import Embedder
 from sourcing.retrieval.index import AnyOf, Condition, IndexHit, InRange, ProductIndex
-from sourcing.retrieval.lexical import SparseVector, query_vector, tokenize
+from sourcing.retrieval.lexical import SparseVector, has_cjk, query_vector, tokenize
 from sourcing.retrieval.query_parser import QueryVocabulary, parse_query
 from sourcing.retrieval.ranking import (
     QUALITY_REFUND_ALARM,
@@ -177,6 +177,7 @@ def load_reason_phrases() -> dict[str, dict[str, str]]:
 def _why(
     product: Product,
     supplier: Supplier | None,
+    title_tokens: Sequence[str],
     query_tokens: set[str],
     unit_price: int | None,
     quantity: int | None,
@@ -184,7 +185,7 @@ def _why(
 ) -> list[str]:
     """Short factual reasons: matched words, trust signals, price at the asked quantity."""
     reasons = []
-    matched = [token for token in dict.fromkeys(tokenize(product.title)) if token in query_tokens]
+    matched = [token for token in title_tokens if token in query_tokens]
     if matched:
         reasons.append(phrases["matches"].format(words=phrases["separator"].join(matched[:5])))
     if supplier is not None:
@@ -227,7 +228,7 @@ def retrieve(
     rankings: list[list[str]] = []
     weights: list[float] = []
     lexical_evidence = True
-    if mode in (SearchMode.HYBRID, SearchMode.SPARSE) or _has_cjk(text):
+    if mode in (SearchMode.HYBRID, SearchMode.SPARSE) or has_cjk(text):
         started = time.perf_counter()
         sparse = query_vector(text)
         hits, best = _search_near_best(index, sparse, conditions, tuning.candidates, 0.0)
@@ -236,7 +237,7 @@ def retrieve(
         timings["sparse_ms"] = _ms_since(started)
         if mode != SearchMode.DENSE:
             rankings.append([hit.product_id for hit in hits])
-            latin = not _has_cjk(text)
+            latin = not has_cjk(text)
             weights.append(tuning.latin_sparse_weight if latin else tuning.sparse_weight)
     if mode in (SearchMode.HYBRID, SearchMode.DENSE):
         started = time.perf_counter()
@@ -244,7 +245,7 @@ def retrieve(
         timings["embed_ms"] = _ms_since(started)
         started = time.perf_counter()
         floor = tuning.dense_floor
-        if _has_cjk(text) and not lexical_evidence:
+        if has_cjk(text) and not lexical_evidence:
             floor = tuning.unknown_words_dense_floor
         hits, best = _search_near_best(index, vector, conditions, tuning.candidates, floor)
         rankings.append([h.product_id for h in hits if h.score >= tuning.dense_ratio * best])
@@ -268,17 +269,18 @@ def _search_near_best(
     return hits, best[0].score if best else 0.0
 
 
-def _has_cjk(text: str) -> bool:
-    return any("\u3400" <= char <= "\u9fff" for char in text)
-
-
 @dataclass(frozen=True)
 class _Candidate:
+    """What scoring worked out once, for diversity and the hit card to reuse."""
+
     product: Product
     supplier: Supplier | None
+    tiers: list[PriceTier]
     unit_price: int | None
+    quality: float | None
     score: float
-    tokens: frozenset[str]
+    title_tokens: tuple[str, ...]  # unique, in title order
+    token_set: frozenset[str]
 
 
 class ProductSearch:
@@ -318,7 +320,7 @@ class ProductSearch:
             candidates = diversify(
                 candidates,
                 group=lambda c: c.product.supplier_id or c.product.id,
-                similarity=lambda a, b: jaccard(a.tokens, b.tokens),
+                similarity=lambda a, b: jaccard(a.token_set, b.token_set),
                 limit=request.limit,
                 per_group=self.tuning.per_supplier,
             )
@@ -362,16 +364,28 @@ class ProductSearch:
         relevance_of = spread(fused)
         scored = []
         for product, supplier in listings:
-            count = parsed.quantity or product.moq
-            unit_price = unit_price_at(_tiers(product), count) if product.price_tiers else None
+            tiers = _tiers(product)
+            unit_price = unit_price_at(tiers, parsed.quantity or product.moq) if tiers else None
             if not _within_price(parsed.constraints, unit_price):
                 continue  # the exact tier price at the asked quantity breaks the price bound
-            quality = supplier_quality(SupplierSignals.of(supplier)) if supplier else 0.5
+            quality = supplier_quality(SupplierSignals.of(supplier)) if supplier else None
             fit = price_fit(unit_price, parsed.constraints.price_max_cents)
             relevance = relevance_of[product.id]
-            score = business_score(relevance, quality, fit, in_stock=bool(product.stock))
+            score = business_score(
+                relevance, 0.5 if quality is None else quality, fit, in_stock=bool(product.stock)
+            )
+            title_tokens = tuple(dict.fromkeys(tokenize(product.title)))
             scored.append(
-                _Candidate(product, supplier, unit_price, score, frozenset(tokenize(product.title)))
+                _Candidate(
+                    product,
+                    supplier,
+                    tiers,
+                    unit_price,
+                    quality,
+                    score,
+                    title_tokens,
+                    frozenset(title_tokens),
+                )
             )
         return sorted(scored, key=lambda c: (-c.score, c.product.id))
 
@@ -392,7 +406,7 @@ class ProductSearch:
                         "integrity_score", "fulfilment_48h_rate", "quality_refund_rate", "badges",
                     }
                 ),
-                quality=round(supplier_quality(SupplierSignals.of(supplier)), 3),
+                quality=round(candidate.quality or 0.0, 3),
             )  # fmt: skip
         return SearchHit(
             product_id=product.id,
@@ -403,7 +417,7 @@ class ProductSearch:
             moq=product.moq,
             price_cents=product.price_cents,
             unit_price_cents=candidate.unit_price,
-            price_tiers=_tiers(product),
+            price_tiers=candidate.tiers,
             lead_time_days=product.lead_time_days,
             stock=product.stock,
             customisable=product.customisable,
@@ -412,6 +426,7 @@ class ProductSearch:
             why=_why(
                 product,
                 supplier,
+                candidate.title_tokens,
                 query_tokens,
                 candidate.unit_price,
                 quantity,
