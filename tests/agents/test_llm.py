@@ -83,6 +83,7 @@ def sse(*deltas: str) -> httpx.Response:
         }
         for delta in deltas
     ]
+    events.append({**events[-1], "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     body = "".join(f"data: {json.dumps(event)}\n\n" for event in events) + "data: [DONE]\n\n"
     return httpx.Response(200, content=body.encode(), headers={"content-type": "text/event-stream"})
 

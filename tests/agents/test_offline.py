@@ -8,8 +8,9 @@ import pytest
 from sqlmodel import Session, select
 
 from sourcing.agents.events import Clarify, TextDelta, ToolCall, ToolResult
-from sourcing.agents.offline import OfflineDeps, OfflinePlanner, detect_language
+from sourcing.agents.offline import OfflinePlanner, detect_language
 from sourcing.agents.router import IntentRouter
+from sourcing.agents.tools import SkillDeps
 from sourcing.catalog_sync.reference import load_reference
 from sourcing.domain.tables import KnowledgeDoc
 from sourcing.prompts.loader import PromptLibrary
@@ -26,7 +27,7 @@ def planner(
     load_reference(demo.engine, demo.feeds)
     with Session(demo.engine) as session:
         docs = session.exec(select(KnowledgeDoc)).all()
-    deps = OfflineDeps(
+    deps = SkillDeps(
         engine=demo.engine,
         search=demo.search,
         knowledge=KnowledgeIndex.from_docs(docs, use_embedder),

@@ -6,11 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from sourcing.app.container import Container, build_assistant, build_engine, build_search
 from sourcing.app.main import create_app
 from sourcing.app.settings import Settings
 from sourcing.catalog_sync.sync import sync_feed
+from sourcing.domain.kinds import ApiRole
+from sourcing.domain.repositories.keys import ApiKeyRepository
 from sourcing.retrieval.embedders import Embedder
 from tests.catalog_sync.feedfiles import SUPPLIERS, product, write_jsonl
 
@@ -28,8 +31,12 @@ def client(
     ]
     sync_feed(engine, write_jsonl(folder / "p.jsonl", [product("p1"), product("p2"), *others]))
     search = build_search(settings, engine, embedder=use_embedder)
-    container = Container(settings, engine, search, build_assistant(engine, search))
+    container = Container(settings, engine, search, build_assistant(settings, engine, search))
+    with Session(engine) as session:
+        _, secret = ApiKeyRepository(session).create(ApiRole.EVALUATOR)
+        session.commit()
     with TestClient(create_app(container=container)) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {secret}"
         yield test_client  # the app's start-up catch-up has indexed the three products
     container.close()
 
@@ -61,6 +68,17 @@ def test_a_missing_product_is_a_typed_404(client: TestClient) -> None:
         "message": "no product 'nope'",
         "details": {"product_id": "nope"},
     }
+
+
+def test_a_supplier_is_served_by_its_id(client: TestClient) -> None:
+    body = client.get("/v1/suppliers/s1").json()
+    assert body["id"] == "s1"
+    assert body["name"] == "义乌佳佳日用品厂"
+
+
+def test_catalog_reads_need_a_key(client: TestClient) -> None:
+    for path in ("/v1/catalog/summary", "/v1/products/p1", "/v1/products/search?q=杯"):
+        assert client.get(path, headers={"Authorization": ""}).status_code == 401
 
 
 def test_a_malformed_id_is_a_typed_422(client: TestClient) -> None:

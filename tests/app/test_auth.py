@@ -38,7 +38,7 @@ def app_and_admin(
         settings=settings,
         engine=engine,
         search=search,
-        assistant=build_assistant(engine, search),
+        assistant=build_assistant(settings, engine, search),
     )
     with TestClient(create_app(container=container)) as client:
         yield client, admin_secret

@@ -1,19 +1,64 @@
-"""The assistant's turn: persist the message, answer (offline planner for now), persist, done."""
+"""The assistant's turn: a bounded tool-calling loop over the model, or the offline planner."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+import uuid
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
 
-from sqlalchemy import Engine
+from anyio import to_thread
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from sqlmodel import Session
 
-from sourcing.agents.events import ChatEvent, Done, TextDelta, ToolResult
+from sourcing.agents.events import (
+    ChatEvent,
+    Clarify,
+    Done,
+    ErrorEvent,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+)
+from sourcing.agents.grounding import GroundingFilter
+from sourcing.agents.history import PastMessage, grounded_in, to_chat_messages
+from sourcing.agents.llm import ModelUnavailableError, ResilientChat
 from sourcing.agents.offline import OfflinePlanner, detect_language
+from sourcing.agents.toolcalls import ParsedToolCall, ReasoningFilter, ToolCallGate
+from sourcing.agents.toolcalls import extract_tool_calls as parse_content_calls
+from sourcing.agents.tools import SkillDeps, SkillTools, ToolArtifact
 from sourcing.domain.kinds import MessageRole
 from sourcing.domain.repositories.conversations import ConversationRepository
-from sourcing.prompts.loader import Language
+from sourcing.prompts.loader import LANGUAGES, Language
+
+Mode = Literal["model", "offline"]
+
+
+@dataclass(frozen=True)
+class AssistantOptions:
+    max_tool_steps: int = 4
+    history_tokens: int = 3000
+    # The catalog's product id shape; the grounding check looks for these in answers.
+    product_id_pattern: str = r"p-\d{3,}"
+    today: Callable[[], date] = date.today
+
+
+@dataclass(frozen=True)
+class AssistantDeps:
+    skills: SkillDeps
+    chat: ResilientChat | None = None  # None: no endpoint configured, offline planner only
+    options: AssistantOptions = AssistantOptions()
 
 
 @dataclass(frozen=True)
@@ -22,37 +67,241 @@ class Turn:
     message: str
     conversation_id: str | None = None
     language: Language | None = None
+    role: str = "buyer"
+    # History sent by the caller (the OpenAI-compatible API) instead of the stored one.
+    history: tuple[PastMessage, ...] | None = None
+
+
+@dataclass
+class TurnRecord:
+    """What a turn showed the buyer, to persist and to report in `done`."""
+
+    text: list[str] = field(default_factory=list)
+    cards: list[dict[str, Any]] = field(default_factory=list)
+    cited: list[str] = field(default_factory=list)
+    ungrounded: list[str] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def see(self, event: ChatEvent) -> ChatEvent:
+        if isinstance(event, TextDelta):
+            self.text.append(event.delta)
+        elif isinstance(event, ToolResult):
+            self.cards.extend(event.cards)
+        return event
+
+    @property
+    def shown_text(self) -> bool:
+        return any(part.strip() for part in self.text)
+
+    def add_usage(self, usage: dict[str, Any] | None) -> None:
+        for key in ("input_tokens", "output_tokens", "total_tokens"):
+            if usage and isinstance(usage.get(key), int):
+                self.usage[key] = self.usage.get(key, 0) + usage[key]
+
+    def add_time(self, name: str, started: float) -> None:
+        elapsed = (time.perf_counter() - started) * 1000
+        self.timings_ms[name] = round(self.timings_ms.get(name, 0.0) + elapsed, 2)
 
 
 class Assistant:
-    """Answers one turn at a time; without a model endpoint the offline planner answers."""
+    """Answers one turn at a time, streaming typed events; persists both sides of the turn."""
 
-    def __init__(self, engine: Engine, planner: OfflinePlanner) -> None:
-        self.engine, self.planner = engine, planner
+    def __init__(self, deps: AssistantDeps) -> None:
+        self.deps = deps
+        self.planner = OfflinePlanner(deps.skills)
+        # Tools and their JSON schemas are per language and stateless: built once, not per turn.
+        self._tools = {language: SkillTools(deps.skills, language) for language in LANGUAGES}
+        self._schemas = {
+            language: [convert_to_openai_tool(tool) for tool in tools.tools.values()]
+            for language, tools in self._tools.items()
+        }
 
-    def run(self, turn: Turn) -> Iterator[ChatEvent]:
+    @property
+    def mode(self) -> Mode:
+        chat = self.deps.chat
+        return "model" if chat is not None and not chat.breaker_open else "offline"
+
+    async def stream(self, turn: Turn) -> AsyncGenerator[ChatEvent]:
         started = time.perf_counter()
-        with Session(self.engine, expire_on_commit=False) as session:
-            repo = ConversationRepository(session)
-            conversation = (
-                repo.get(turn.owner, turn.conversation_id)
-                if turn.conversation_id
-                else repo.create(turn.owner, title=turn.message[:40])
+        record = TurnRecord()
+        conversation_id, past = await to_thread.run_sync(self._begin, turn)
+        language = turn.language or detect_language(turn.message)
+        mode = self.mode
+        if mode == "model" and self.deps.skills.router.rule_intent(turn.message) == "clarify":
+            # A broad ask gets a question, not a guess, whatever the model would have done.
+            yield record.see(self.planner.clarify_broad(language))
+        elif mode == "model":
+            try:
+                async with aclosing(self._model_turn(turn, language, past, record)) as events:
+                    async for event in events:
+                        yield record.see(event)
+            except ModelUnavailableError as exc:
+                if record.shown_text:
+                    yield ErrorEvent(code=exc.code, message=exc.message)
+                else:
+                    mode = "offline"
+                    for event in await self._offline(turn, language, "model_fallback", record):
+                        yield record.see(event)
+        else:
+            for event in await self._offline(turn, language, "offline_notice", record):
+                yield record.see(event)
+        await to_thread.run_sync(self._finish, turn, conversation_id, record)
+        record.add_time("total_ms", started)
+        yield Done(
+            conversation_id=conversation_id,
+            cited_product_ids=record.cited,
+            ungrounded_product_ids=record.ungrounded,
+            mode=mode,
+            timings_ms=record.timings_ms,
+            usage=record.usage,
+        )
+
+    async def _offline(
+        self, turn: Turn, language: Language, notice: str, record: TurnRecord
+    ) -> list[ChatEvent]:
+        started = time.perf_counter()
+        answer = await to_thread.run_sync(
+            lambda: self.planner.answer(turn.message, language, notice=notice)
+        )
+        record.cited.extend(answer.cited_product_ids)
+        record.add_time("offline_ms", started)
+        return answer.events
+
+    async def _model_turn(
+        self, turn: Turn, language: Language, past: Sequence[PastMessage], record: TurnRecord
+    ) -> AsyncGenerator[ChatEvent]:
+        chat = self.deps.chat
+        assert chat is not None  # checked by the caller through `mode`
+        options, prompts = self.deps.options, self.deps.skills.prompts
+        tools, schemas = self._tools[language], self._schemas[language]
+        system = prompts.render("system", language, role=turn.role, today=options.today())
+        messages: list[BaseMessage] = [
+            SystemMessage(system),
+            *to_chat_messages(past, options.history_tokens),
+            HumanMessage(turn.message),
+        ]
+        grounded = grounded_in(past)
+        grounding = GroundingFilter(
+            options.product_id_pattern, grounded, prompts.render("ungrounded_flag", language)
+        )
+        relax: Clarify | None = None
+        for step in range(options.max_tool_steps + 1):
+            # The last step offers no tools, so the loop always ends in an answer.
+            offer = {"tools": schemas} if step < options.max_tool_steps else {}
+            reasoning, gate = ReasoningFilter(), ToolCallGate()
+            reply: AIMessageChunk | None = None
+            step_text: list[str] = []
+            model_started = time.perf_counter()
+            async with aclosing(chat.astream(messages, **offer)) as chunks:
+                async for chunk in chunks:
+                    if not isinstance(chunk, AIMessageChunk):
+                        continue
+                    reply = chunk if reply is None else reply + chunk
+                    if isinstance(chunk.content, str) and chunk.content:
+                        visible = grounding.feed(gate.feed(reasoning.feed(chunk.content)))
+                        if visible:
+                            step_text.append(visible)
+                            yield TextDelta(delta=visible)
+            record.add_time("model_ms", model_started)
+            held = gate.feed(reasoning.flush()) + gate.finish()
+            embedded: list[ParsedToolCall] = []
+            if offer and held.strip():
+                embedded, visible_rest = parse_content_calls(held, set(tools.tools))
+                held = visible_rest if embedded else held
+            tail = grounding.feed(held) + grounding.flush()
+            if tail:
+                step_text.append(tail)
+                yield TextDelta(delta=tail)
+            record.add_usage(dict(reply.usage_metadata) if reply and reply.usage_metadata else None)
+            calls = _calls_of(reply, embedded)
+            if not calls or not offer:
+                break
+            if step_text and not "".join(step_text).endswith("\n"):
+                yield TextDelta(delta="\n\n")
+            messages.append(
+                AIMessage(
+                    content="".join(step_text),
+                    tool_calls=[
+                        {"name": c.name, "args": c.arguments, "id": c.id, "type": "tool_call"}
+                        for c in calls
+                    ],
+                )
             )
+            for call in calls:
+                yield ToolCall(id=call.id, name=call.name, arguments=call.arguments)
+                tool_started = time.perf_counter()
+                result, artifact = await to_thread.run_sync(_run_tool, tools, call)
+                record.add_time("tools_ms", tool_started)
+                messages.append(result)
+                grounded.update(artifact.product_ids)
+                if artifact.clarify_options:
+                    relax = Clarify(
+                        question=prompts.render("relaxation_question", language),
+                        options=artifact.clarify_options,
+                    )
+                yield ToolResult(
+                    id=call.id, name=call.name, cards=artifact.cards, data=artifact.data
+                )
+        record.cited.extend(grounding.cited)
+        record.ungrounded.extend(grounding.ungrounded)
+        if relax is not None:
+            yield relax
+
+    def _begin(self, turn: Turn) -> tuple[str, list[PastMessage]]:
+        with Session(self.deps.skills.engine, expire_on_commit=False) as session:
+            repo = ConversationRepository(session)
+            if turn.conversation_id:
+                conversation = repo.get(turn.owner, turn.conversation_id)
+                stored = repo.messages(turn.owner, conversation.id)
+                past = [PastMessage(m.role, m.content, list(m.cards)) for m in stored]
+            else:
+                conversation = repo.create(turn.owner, title=turn.message[:40])
+                past = []
             repo.add_message(turn.owner, conversation.id, MessageRole.USER, turn.message)
             session.commit()
-        answer = self.planner.answer(turn.message, turn.language or detect_language(turn.message))
-        yield from answer.events
-        text = "".join(event.delta for event in answer.events if isinstance(event, TextDelta))
-        cards = [card for e in answer.events if isinstance(e, ToolResult) for card in e.cards]
-        with Session(self.engine) as session:
+        return conversation.id, list(turn.history) if turn.history is not None else past
+
+    def _finish(self, turn: Turn, conversation_id: str, record: TurnRecord) -> None:
+        with Session(self.deps.skills.engine) as session:
             ConversationRepository(session).add_message(
-                turn.owner, conversation.id, MessageRole.ASSISTANT, text, cards=cards
+                turn.owner,
+                conversation_id,
+                MessageRole.ASSISTANT,
+                "".join(record.text),
+                cards=record.cards,
             )
             session.commit()
-        yield Done(
-            conversation_id=conversation.id,
-            cited_product_ids=answer.cited_product_ids,
-            mode="offline",
-            timings_ms={"total_ms": round((time.perf_counter() - started) * 1000, 2)},
-        )
+
+
+def _calls_of(reply: AIMessageChunk | None, embedded: list[ParsedToolCall]) -> list[ParsedToolCall]:
+    """Native tool calls first, then the ones written into the content."""
+    if reply is None:
+        return embedded
+    native = [
+        ParsedToolCall(name=call["name"], arguments=call["args"], id=call["id"] or _new_call_id())
+        for call in reply.tool_calls
+    ]
+    # Arguments that were not JSON: the call still gets an answer, the schema's complaint.
+    broken = [
+        ParsedToolCall(name=call["name"] or "", arguments={}, id=call["id"] or _new_call_id())
+        for call in reply.invalid_tool_calls
+    ]
+    return native + broken + embedded
+
+
+def _new_call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:16]}"
+
+
+def _run_tool(tools: SkillTools, call: ParsedToolCall) -> tuple[ToolMessage, ToolArtifact]:
+    tool = tools.tools.get(call.name)
+    if tool is None:
+        message = f'{{"error":"unknown_tool","message":"no tool named {call.name!r}"}}'
+        return ToolMessage(message, tool_call_id=call.id, status="error"), ToolArtifact()
+    result = tool.invoke(
+        {"type": "tool_call", "name": call.name, "args": call.arguments, "id": call.id}
+    )
+    assert isinstance(result, ToolMessage)
+    artifact = result.artifact if isinstance(result.artifact, ToolArtifact) else ToolArtifact()
+    return result, artifact

@@ -39,6 +39,8 @@ class Done(BaseModel):
     type: Literal["done"] = "done"
     conversation_id: str
     cited_product_ids: list[str] = []
+    # Product ids the answer named that no tool returned; removed from the text shown.
+    ungrounded_product_ids: list[str] = []
     mode: Literal["model", "offline"]
     timings_ms: dict[str, float] = {}
     usage: dict[str, int] = {}

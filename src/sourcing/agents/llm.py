@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import openai
@@ -49,6 +51,7 @@ def build_chat_model(
         api_key=config.api_key,
         timeout=config.timeout_s,
         max_retries=0,
+        stream_usage=True,
         http_client=http_client,
         http_async_client=http_async_client,
     )
@@ -119,11 +122,18 @@ class CircuitBreaker:
                 self._trial_running = False
 
 
+class TruncatedStreamError(Exception):
+    """The endpoint's stream ended without a finish reason: cut off half-way."""
+
+
 def is_retryable(exc: BaseException) -> bool:
-    """Rate limits, server errors, timeouts and broken connections; never other 4xx."""
+    """Rate limits, server errors, timeouts, broken connections and garbage; never other 4xx."""
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code == 429 or exc.status_code >= 500
-    return isinstance(exc, openai.APIConnectionError | httpx.TransportError | TimeoutError)
+    # A JSONDecodeError here comes from parsing the endpoint's body, not from our code.
+    garbage = openai.APIResponseValidationError | json.JSONDecodeError | TruncatedStreamError
+    broken = openai.APIConnectionError | httpx.TransportError | TimeoutError
+    return isinstance(exc, broken | garbage)
 
 
 class ResilientChat:
@@ -242,17 +252,26 @@ class ResilientChat:
 
     async def astream(
         self, messages: LanguageModelInput, **kwargs: Any
-    ) -> AsyncIterator[BaseMessageChunk]:
+    ) -> AsyncGenerator[BaseMessageChunk]:
         attempt = 0
         while True:
             self._admit()
             yielded = False
             try:
-                async for chunk in self.model.astream(messages, **kwargs):
-                    if not yielded:
-                        yielded = True
-                        self.breaker.record_success()
-                    yield chunk
+                # aclosing: a cancelled turn (client gone) closes the upstream stream at once.
+                upstream = cast(
+                    AsyncGenerator[BaseMessageChunk], self.model.astream(messages, **kwargs)
+                )
+                finished = False
+                async with aclosing(upstream) as chunks:
+                    async for chunk in chunks:
+                        finished = finished or bool(chunk.response_metadata.get("finish_reason"))
+                        if not yielded:
+                            yielded = True
+                            self.breaker.record_success()
+                        yield chunk
+                if yielded and not finished:
+                    raise TruncatedStreamError("the stream ended without a finish reason")
             except Exception as exc:
                 # Once text has reached the user a retry would repeat it.
                 self._on_error(exc, attempt, can_retry=not yielded)

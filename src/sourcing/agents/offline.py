@@ -6,19 +6,15 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
-
 from sourcing.agents.events import ChatEvent, Clarify, TextDelta, ToolCall, ToolResult
-from sourcing.agents.router import IntentRouter
 from sourcing.agents.skills.guide import GuideInput, guide
 from sourcing.agents.skills.select_products import SelectProductsInput, select_products
 from sourcing.agents.skills.supplier_profile import SupplierProfileInput, supplier_profile
+from sourcing.agents.tools import SkillDeps
 from sourcing.domain.errors import NotFoundError
 from sourcing.domain.money import format_cents
-from sourcing.prompts.loader import Language, PromptLibrary
-from sourcing.retrieval.knowledge import KnowledgeIndex
+from sourcing.prompts.loader import Language
 from sourcing.retrieval.lexical import has_cjk
-from sourcing.retrieval.search import ProductSearch
 
 _SUPPLIER_ID = re.compile(r"\bs-\d{3,6}\b", re.IGNORECASE)
 
@@ -29,38 +25,32 @@ def detect_language(text: str) -> Language:
 
 
 @dataclass(frozen=True)
-class OfflineDeps:
-    engine: Engine
-    search: ProductSearch
-    knowledge: KnowledgeIndex
-    prompts: PromptLibrary
-    router: IntentRouter
-
-
-@dataclass(frozen=True)
 class OfflineAnswer:
     events: list[ChatEvent]
     cited_product_ids: list[str]
 
 
 class OfflinePlanner:
-    def __init__(self, deps: OfflineDeps) -> None:
+    def __init__(self, deps: SkillDeps) -> None:
         self.deps = deps
 
-    def answer(self, message: str, language: Language | None = None) -> OfflineAnswer:
+    def answer(
+        self, message: str, language: Language | None = None, *, notice: str = "offline_notice"
+    ) -> OfflineAnswer:
+        """`notice` names the template that opens the reply: why this answer is offline."""
         language = language or detect_language(message)
-        notice = TextDelta(delta=self.deps.prompts.render("offline_notice", language) + "\n")
+        opening = TextDelta(delta=self.deps.prompts.render(notice, language) + "\n")
         intent = self.deps.router.route(message).intent
         if intent == "clarify":
-            return OfflineAnswer([notice, self._clarify_broad(language)], [])
+            return OfflineAnswer([opening, self.clarify_broad(language)], [])
         if intent == "guide":
-            return OfflineAnswer([notice, *self._guide(message, language)], [])
+            return OfflineAnswer([opening, *self._guide(message, language)], [])
         if intent == "supplier_profile":
-            return OfflineAnswer([notice, *self._supplier(message, language)], [])
+            return OfflineAnswer([opening, *self._supplier(message, language)], [])
         events, cited = self._products(message, language)
-        return OfflineAnswer([notice, *events], cited)
+        return OfflineAnswer([opening, *events], cited)
 
-    def _clarify_broad(self, language: Language) -> Clarify:
+    def clarify_broad(self, language: Language) -> Clarify:
         prompts = self.deps.prompts
         options = prompts.render("clarify_broad_options", language).splitlines()
         return Clarify(question=prompts.render("clarify_broad", language), options=options)

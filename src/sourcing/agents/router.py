@@ -49,11 +49,19 @@ class IntentRouter:
             [text for name in specs for text in specs[name].exemplars]
         )
 
-    def route(self, message: str) -> Route:
+    def rule_intent(self, message: str) -> str | None:
+        """The intent a rule names for the message, without embedding it."""
         text = message.strip()
         for name in self._order:
             if any(cue.search(text) for cue in self._cues[name]):
-                return Route(intent=name, by="rule", confidence=1.0)
+                return name
+        return None
+
+    def route(self, message: str) -> Route:
+        text = message.strip()
+        ruled = self.rule_intent(text)
+        if ruled is not None:
+            return Route(intent=ruled, by="rule", confidence=1.0)
         scores = self._exemplars @ self._embedder.embed_query(text)
         best = int(np.argmax(scores))
         if float(scores[best]) >= EXEMPLAR_FLOOR:

@@ -186,3 +186,50 @@ def strip_reasoning(text: str, *, starts_in_reasoning: bool = False) -> str:
     """The text without `<think>…</think>` blocks (an unclosed one runs to the end)."""
     reasoning = ReasoningFilter(starts_in_reasoning=starts_in_reasoning)
     return reasoning.feed(text) + reasoning.flush()
+
+
+# Where a tool call written into the content may begin; from there the text is held back.
+_CALL_MARKERS = ("```", "<tool_call>")
+_BARE_JSON_START = ("{", "[")
+
+
+class ToolCallGate:
+    """Streams visible text until it could be a tool call written into the content.
+
+    From a fence, a `<tool_call>` tag, or a JSON value opening the message, the rest is held
+    until the message ends; then `extract_tool_calls` decides whether it was a call or text.
+    """
+
+    def __init__(self) -> None:
+        self._released = ""  # everything let through so far, to know if the message opened
+        self._held = ""
+        self._holding = False
+
+    def feed(self, delta: str) -> str:
+        if self._holding:
+            self._held += delta
+            return ""
+        text = self._held + delta
+        self._held = ""
+        if not self._released.strip() and text.lstrip().startswith(_BARE_JSON_START):
+            self._holding, self._held = True, text
+            return ""
+        starts = [text.find(marker) for marker in _CALL_MARKERS]
+        found = [position for position in starts if position >= 0]
+        if found:
+            cut = min(found)
+            self._holding, self._held = True, text[cut:]
+            return self._release(text[:cut])
+        keep = max(_partial_tag(text, marker) for marker in _CALL_MARKERS)
+        self._held = text[len(text) - keep :]
+        return self._release(text[: len(text) - keep])
+
+    def _release(self, text: str) -> str:
+        self._released += text
+        return text
+
+    def finish(self) -> str:
+        """The held-back text, to be checked for tool calls; the gate is then reset."""
+        held = self._held
+        self._released, self._held, self._holding = "", "", False
+        return held

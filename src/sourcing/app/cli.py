@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -12,8 +13,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.types import ASGIApp
 
-from sourcing.app.container import SearchServices, build_engine, build_search
+from sourcing.app.container import SearchServices, build_container, build_engine, build_search
+from sourcing.app.main import create_app
 from sourcing.app.settings import Settings
 from sourcing.catalog_sync.demo import generate_demo
 from sourcing.catalog_sync.feeds import count_rows
@@ -24,6 +27,9 @@ from sourcing.domain.errors import SourcingError
 from sourcing.domain.kinds import ApiRole, SyncMode
 from sourcing.domain.money import format_cents
 from sourcing.domain.repositories.keys import ApiKeyRepository
+from sourcing.eval.bench_chat import MODEL_NAME as CHAT_BENCH_MODEL
+from sourcing.eval.bench_chat import AppFactory
+from sourcing.retrieval.embedders import Embedder, build_embedder
 from sourcing.retrieval.search import SearchRequest, SearchResult
 
 app = typer.Typer(
@@ -361,6 +367,37 @@ def bench_retrieval(
     )
 
 
+def chat_bench_app_factory(embedder: Embedder) -> AppFactory:
+    """The app layer builds the app, the benchmark in eval drives it: layers stay in order."""
+
+    def build_bench_app(
+        data_dir: Path, database_url: str, llm_base_url: str | None
+    ) -> tuple[ASGIApp, Callable[[], None]]:
+        settings = Settings(
+            data_dir=data_dir,
+            database_url=database_url,
+            llm_base_url=llm_base_url or "",
+            llm_model=CHAT_BENCH_MODEL if llm_base_url else "",
+            llm_api_key="bench",
+        )
+        container = build_container(settings, embedder=embedder)
+        return create_app(container=container), container.close
+
+    return build_bench_app
+
+
+@bench_app.command("chat")
+def bench_chat(
+    products: Annotated[int, typer.Option(min=100)] = 2000,
+    turns: Annotated[int, typer.Option(min=1)] = 100,
+) -> None:
+    """Chat-turn overhead and time to the first SSE event, model mocked, beside offline mode."""
+    from sourcing.eval import bench_chat as bench
+
+    factory = chat_bench_app_factory(build_embedder("use"))
+    bench.main([f"--products={products}", f"--turns={turns}"], build_app=factory)
+
+
 @bench_app.command("sync")
 def bench_sync(products: Annotated[int, typer.Option(min=100)] = 100_000) -> None:
     """Catalog sync throughput beside a row-at-a-time ORM baseline."""
@@ -376,8 +413,6 @@ def serve(
 ) -> None:
     """Serve the API (OpenAPI page at /docs)."""
     import uvicorn
-
-    from sourcing.app.main import create_app
 
     settings = Settings()
     bind_host, bind_port = host or settings.host, port or settings.port

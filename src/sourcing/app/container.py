@@ -5,15 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import httpx
+from pydantic import SecretStr
 from qdrant_client import QdrantClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from sourcing.agents.assistant import Assistant
-from sourcing.agents.offline import OfflineDeps, OfflinePlanner
+from sourcing.agents.assistant import Assistant, AssistantDeps, AssistantOptions
+from sourcing.agents.llm import LLMConfig, ResilientChat, build_chat_model
 from sourcing.agents.router import IntentRouter
+from sourcing.agents.tools import SkillDeps
 from sourcing.app.settings import Settings
 from sourcing.domain.db import make_engine, migrate
+from sourcing.domain.errors import ConfigurationError
 from sourcing.domain.repositories.reference import ReferenceRepository
 from sourcing.prompts.loader import PromptLibrary
 from sourcing.retrieval.embedders import Embedder, build_embedder
@@ -55,15 +58,37 @@ class SearchServices:
 
 
 @dataclass(frozen=True)
+class ModelClients:
+    """The chat model behind its resilience layer, and the HTTP clients it owns."""
+
+    chat: ResilientChat
+    http_client: httpx.Client
+    http_async_client: httpx.AsyncClient
+
+    async def aclose(self) -> None:
+        self.http_client.close()
+        await self.http_async_client.aclose()
+
+
+@dataclass(frozen=True)
 class Container:
     settings: Settings
     engine: Engine
     search: SearchServices
     assistant: Assistant
+    model: ModelClients | None = None
 
     def close(self) -> None:
+        """Closes what sync callers opened; the app's lifespan calls `aclose` instead."""
+        if self.model is not None:
+            self.model.http_client.close()
         self.search.close()
         self.engine.dispose()
+
+    async def aclose(self) -> None:
+        if self.model is not None:
+            await self.model.aclose()
+        self.close()
 
 
 def build_engine(settings: Settings, *, run_migrations: bool = True) -> Engine:
@@ -112,23 +137,55 @@ def build_search(
     return SearchServices(embedder, index, Indexer(engine, index, embedder), search, http_clients)
 
 
-def build_assistant(engine: Engine, search: SearchServices) -> Assistant:
+def build_model(settings: Settings) -> ModelClients | None:
+    """The chat model when an endpoint is configured; None means the offline planner answers."""
+    if not settings.llm_base_url:
+        return None
+    if not settings.llm_model:
+        raise ConfigurationError("SOURCING_LLM_MODEL is required with SOURCING_LLM_BASE_URL")
+    config = LLMConfig(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        # Local servers take any key; the client library insists on one.
+        api_key=SecretStr(settings.llm_api_key or "unused"),
+        timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+    )
+    timeout = httpx.Timeout(settings.llm_timeout_s, connect=min(5.0, settings.llm_timeout_s))
+    http_client = httpx.Client(timeout=timeout)
+    http_async_client = httpx.AsyncClient(timeout=timeout)
+    model = build_chat_model(config, http_client=http_client, http_async_client=http_async_client)
+    return ModelClients(ResilientChat.from_config(model, config), http_client, http_async_client)
+
+
+def build_assistant(
+    settings: Settings,
+    engine: Engine,
+    search: SearchServices,
+    model: ModelClients | None = None,
+) -> Assistant:
     """The knowledge base is read once here: restart (or a later reload route) to pick up edits."""
     with Session(engine) as session:
         docs = ReferenceRepository(session).knowledge_docs()
-    planner = OfflinePlanner(
-        OfflineDeps(
-            engine=engine,
-            search=search.search,
-            knowledge=KnowledgeIndex.from_docs(docs, search.embedder),
-            prompts=PromptLibrary(),
-            router=IntentRouter(search.embedder),
-        )
+    skills = SkillDeps(
+        engine=engine,
+        search=search.search,
+        knowledge=KnowledgeIndex.from_docs(docs, search.embedder),
+        prompts=PromptLibrary(),
+        router=IntentRouter(search.embedder),
     )
-    return Assistant(engine, planner)
+    options = AssistantOptions(
+        max_tool_steps=settings.max_tool_steps,
+        history_tokens=settings.history_tokens,
+        product_id_pattern=settings.product_id_pattern,
+    )
+    chat = model.chat if model else None
+    return Assistant(AssistantDeps(skills=skills, chat=chat, options=options))
 
 
 def build_container(settings: Settings, *, embedder: Embedder | None = None) -> Container:
     engine = build_engine(settings)
     search = build_search(settings, engine, embedder=embedder)
-    return Container(settings, engine, search, build_assistant(engine, search))
+    model = build_model(settings)
+    assistant = build_assistant(settings, engine, search, model)
+    return Container(settings, engine, search, assistant, model)

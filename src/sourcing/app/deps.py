@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from sqlmodel import Session
 
 from sourcing.agents.assistant import Assistant
@@ -57,6 +57,9 @@ def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+# For routers whose every route needs a valid key of any role (shared catalog data).
+ANY_KEY = [Depends(get_principal)]
+IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^\S+$")]
 
 
 def require_roles(*roles: ApiRole) -> Callable[[Principal], Principal]:

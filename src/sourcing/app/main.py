@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from sourcing.app.container import Container, build_container
 from sourcing.app.errors import install_error_handlers
-from sourcing.app.routes import catalog, chat, health, keys, search
+from sourcing.app.routes import catalog, chat, health, keys, openai_compat, search
 from sourcing.app.settings import Settings
 
 
@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             yield
         finally:
             if owned:
-                app.state.container.close()
+                await app.state.container.aclose()
 
     app = FastAPI(
         title="Sourcing Assistant",
@@ -40,4 +40,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(catalog.router)
     app.include_router(keys.router)
     app.include_router(chat.router)
+    app.include_router(openai_compat.router)
     return app

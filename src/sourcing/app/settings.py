@@ -37,6 +37,19 @@ class Settings(BaseSettings):
         default=HNSW_MIN_PRODUCTS, ge=0, description="build HNSW only past this many products"
     )
 
+    llm_base_url: str = Field(
+        default="", description="an OpenAI-compatible endpoint; empty means offline mode"
+    )
+    llm_model: str = ""
+    llm_api_key: str = Field(default="", description="empty for servers that need none")
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, le=5)
+    max_tool_steps: int = Field(default=4, ge=1, le=8, description="tool rounds per turn")
+    history_tokens: int = Field(default=3000, ge=0, description="history sent to the model")
+    product_id_pattern: str = Field(
+        default=r"p-\d{3,}", description="the catalog's product id shape (grounding check)"
+    )
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'sourcing.db'}"

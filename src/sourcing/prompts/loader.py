@@ -18,28 +18,29 @@ class PromptLibrary:
 
     def __init__(self) -> None:
         root = resources.files("sourcing.prompts").joinpath("templates")
+        # Rendered text is data for a model or a chat bubble, never HTML: no autoescape.
+        env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+        # Compiled once here: rendering sits on every chat turn's path.
         self._templates = {
             language: {
-                entry.name.removesuffix(".jinja"): entry.read_text(encoding="utf-8")
+                entry.name.removesuffix(".jinja"): env.from_string(
+                    entry.read_text(encoding="utf-8")
+                )
                 for entry in root.joinpath(language).iterdir()
                 if entry.name.endswith(".jinja")
             }
             for language in LANGUAGES
         }
-        # Rendered text is data for a model or a chat bubble, never HTML: no autoescape.
-        self._env = Environment(
-            undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
-        )
 
     def names(self, language: Language) -> set[str]:
         return set(self._templates[language])
 
     def render(self, name: str, language: Language, **values: Any) -> str:
         try:
-            source = self._templates[language][name]
+            template = self._templates[language][name]
         except KeyError:
             raise ConfigurationError(f"no template {name!r} for language {language!r}") from None
         try:
-            return self._env.from_string(source).render(**values).strip()
+            return template.render(**values).strip()
         except (UndefinedError, TemplateNotFound) as exc:
             raise ConfigurationError(f"template {name!r} ({language}): {exc}") from exc

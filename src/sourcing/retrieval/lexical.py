@@ -68,6 +68,10 @@ def has_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
 
 
+def cjk_count(text: str) -> int:
+    return len(_CJK.findall(text))
+
+
 def token_id(token: str) -> int:
     """A stable 31-bit id per token, the same in every process (unlike hash())."""
     return zlib.crc32(token.encode()) & 0x7FFFFFFF

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
-from sourcing.app.deps import CatalogDep
+from sourcing.app.deps import ANY_KEY, CatalogDep, IdPath
 from sourcing.domain.tables import Supplier
 
-router = APIRouter(prefix="/v1", tags=["catalog"])
-
-IdPath = Path(min_length=1, max_length=64, pattern=r"^\S+$")
+router = APIRouter(prefix="/v1", tags=["catalog"], dependencies=ANY_KEY)
 
 
 @router.get("/catalog/summary")
@@ -37,12 +35,12 @@ def catalog_summary(catalog: CatalogDep) -> dict[str, Any]:
 
 
 @router.get("/products/{product_id}")
-def get_product(catalog: CatalogDep, product_id: str = IdPath) -> dict[str, Any]:
+def get_product(catalog: CatalogDep, product_id: IdPath) -> dict[str, Any]:
     product = catalog.get_product(product_id)
     skus = [sku.model_dump() for sku in catalog.skus_of(product_id)]
     return product.model_dump(exclude={"content_hash"}) | {"skus": skus}
 
 
 @router.get("/suppliers/{supplier_id}")
-def get_supplier(catalog: CatalogDep, supplier_id: str = IdPath) -> Supplier:
+def get_supplier(catalog: CatalogDep, supplier_id: IdPath) -> Supplier:
     return catalog.get_supplier(supplier_id)

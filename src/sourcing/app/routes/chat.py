@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import Any
 
-from fastapi import APIRouter, Path, Response
+from anyio import to_thread
+from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
-from sourcing.agents.assistant import Turn
+from sourcing.agents.assistant import Assistant, Turn
 from sourcing.agents.events import ChatEvent, Done, ErrorEvent, TextDelta
-from sourcing.app.auth import owner_scope
-from sourcing.app.deps import AssistantDep, PrincipalDep, SessionDep
+from sourcing.agents.history import PastMessage
+from sourcing.app.auth import Principal, owner_scope
+from sourcing.app.deps import AssistantDep, IdPath, PrincipalDep, SessionDep
 from sourcing.domain.errors import SourcingError
 from sourcing.domain.repositories.conversations import ConversationRepository
 from sourcing.prompts.loader import Language
 
 router = APIRouter(prefix="/v1", tags=["chat"])
-IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^\S+$")]
+MAX_MESSAGE_CHARS = 4000
 
 
 class ChatRequest(BaseModel):
-    message: str = Field(min_length=1, max_length=4000)
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     conversation_id: str | None = Field(default=None, max_length=64)
     stream: bool = True
     language: Language | None = None
@@ -33,29 +37,55 @@ class FeedbackRequest(BaseModel):
     comment: str = Field(default="", max_length=2000)
 
 
-def _sse(events: Iterator[ChatEvent]) -> Iterator[str]:
-    try:
-        for event in events:
-            yield f"event: {event.type}\ndata: {event.model_dump_json()}\n\n"
-    except SourcingError as exc:
-        error = ErrorEvent(code=exc.code, message=exc.message)
-        yield f"event: error\ndata: {error.model_dump_json()}\n\n"
+async def _sse(events: AsyncGenerator[ChatEvent]) -> AsyncIterator[str]:
+    # aclosing: when the client goes away the turn (and its upstream model call) ends at once.
+    async with aclosing(events) as stream:
+        try:
+            async for event in stream:
+                yield f"event: {event.type}\ndata: {event.model_dump_json()}\n\n"
+        except SourcingError as exc:
+            error = ErrorEvent(code=exc.code, message=exc.message)
+            yield f"event: error\ndata: {error.model_dump_json()}\n\n"
+
+
+async def start_turn(
+    principal: Principal,
+    assistant: Assistant,
+    session: Session,
+    message: str,
+    conversation_id: str | None = None,
+    language: Language | None = None,
+    history: tuple[PastMessage, ...] | None = None,
+) -> AsyncGenerator[ChatEvent]:
+    owner = owner_scope(principal)
+    if conversation_id:
+        # Checked before streaming starts, so a foreign conversation is a plain 404.
+        await to_thread.run_sync(ConversationRepository(session).get, owner, conversation_id)
+    turn = Turn(owner, message, conversation_id, language, str(principal.role), history)
+    return assistant.stream(turn)
+
+
+async def collect(events: AsyncGenerator[ChatEvent]) -> list[ChatEvent]:
+    async with aclosing(events) as stream:
+        return [event async for event in stream]
 
 
 @router.post("/chat", response_model=None)
-def chat(
+async def chat(
     request: ChatRequest, principal: PrincipalDep, assistant: AssistantDep, session: SessionDep
 ) -> StreamingResponse | dict[str, Any]:
     """Streams `text`, `tool_call`, `tool_result`, `clarify`, then `done` (or `error`)."""
-    owner = owner_scope(principal)
-    if request.conversation_id:
-        # Checked before streaming starts, so a foreign conversation is a plain 404.
-        ConversationRepository(session).get(owner, request.conversation_id)
-    turn = Turn(owner, request.message, request.conversation_id, request.language)
-    events = assistant.run(turn)
+    events = await start_turn(
+        principal,
+        assistant,
+        session,
+        request.message,
+        request.conversation_id,
+        request.language,
+    )
     if request.stream:
         return StreamingResponse(_sse(events), media_type="text/event-stream")
-    collected = list(events)
+    collected = await collect(events)
     done = next(event for event in collected if isinstance(event, Done))
     return {
         "conversation_id": done.conversation_id,

@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import ValidationError
 
-from sourcing.app.deps import SearchDep
+from sourcing.app.deps import ANY_KEY, SearchDep
 from sourcing.domain.errors import BadInputError
 from sourcing.domain.kinds import SupplierKind
 from sourcing.domain.money import parse_price_cents
 from sourcing.retrieval.constraints import Constraints
 from sourcing.retrieval.search import Language, SearchMode, SearchRequest, SearchResult
 
-router = APIRouter(prefix="/v1", tags=["search"])
+router = APIRouter(prefix="/v1", tags=["search"], dependencies=ANY_KEY)
 
 Yuan = Annotated[
     str | None, Query(max_length=20, description="yuan, e.g. 12.5 (at most 2 decimals)")

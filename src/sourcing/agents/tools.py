@@ -1,0 +1,202 @@
+"""LangChain tools over the skills: pydantic argument schemas, JSON data for the model, cards."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+
+from sourcing.agents.router import IntentRouter
+from sourcing.agents.skills.guide import GuideInput, guide
+from sourcing.agents.skills.select_products import SelectProductsInput, select_products
+from sourcing.agents.skills.supplier_profile import SupplierProfileInput, supplier_profile
+from sourcing.domain.errors import SourcingError
+from sourcing.domain.money import format_cents
+from sourcing.prompts.loader import Language, PromptLibrary
+from sourcing.retrieval.constraints import Constraints
+from sourcing.retrieval.knowledge import KnowledgeIndex
+from sourcing.retrieval.search import ProductSearch, SearchHit
+
+TOOL_NAMES = ("select_products", "supplier_profile", "guide")
+
+
+@dataclass(frozen=True)
+class SkillDeps:
+    """What the skills need; shared by the model's tools and the offline planner."""
+
+    engine: Engine
+    search: ProductSearch
+    knowledge: KnowledgeIndex
+    prompts: PromptLibrary
+    router: IntentRouter
+
+
+class SelectProductsArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=500, description="what to source, any language")
+    constraints: Constraints = Field(
+        default=Constraints(), description="hard requirements; amounts in cents (分)"
+    )
+    quantity: int | None = Field(default=None, ge=1, description="units the buyer will order")
+    limit: int = Field(default=5, ge=1, le=10)
+
+
+class SupplierProfileArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    supplier_id: str = Field(min_length=1, max_length=64, description="e.g. s-0001")
+
+
+class GuideArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=500)
+
+
+class ToolArtifact(BaseModel):
+    """What the buyer sees from a tool: cards (only ever from skill results) and extra data."""
+
+    cards: list[dict[str, Any]] = []
+    data: dict[str, Any] = {}
+    product_ids: list[str] = []
+    clarify_options: list[str] = []  # relaxations offered when nothing met the constraints
+
+
+def _for_model(payload: dict[str, Any]) -> str:
+    # Catalog text travels as JSON string values: data for the model, never a line of prompt.
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def _product_for_model(hit: SearchHit) -> dict[str, Any]:
+    supplier = hit.supplier
+    return {
+        "id": hit.product_id,
+        "title": hit.title,
+        "category": hit.category_path,
+        "unit_price": format_cents(hit.unit_price_cents) if hit.unit_price_cents else None,
+        "price_tiers": [
+            {"from_quantity": tier.min_quantity, "price": format_cents(tier.unit_price_cents)}
+            for tier in hit.price_tiers
+        ],
+        "moq": hit.moq,
+        "unit": hit.unit,
+        "stock": hit.stock,
+        "lead_time_days": hit.lead_time_days,
+        "customisable": hit.customisable,
+        "supplier": supplier.model_dump(mode="json") if supplier else None,
+        "why": hit.why,
+    }
+
+
+class SkillTools:
+    """The model's tools for one turn; the turn's language is bound, not asked of the model."""
+
+    def __init__(self, deps: SkillDeps, language: Language) -> None:
+        self.deps, self.language = deps, language
+        prompts = deps.prompts
+        specs: list[tuple[str, type[BaseModel], Any]] = [
+            ("select_products", SelectProductsArgs, self._select_products),
+            ("supplier_profile", SupplierProfileArgs, self._supplier_profile),
+            ("guide", GuideArgs, self._guide),
+        ]
+        self.tools: dict[str, BaseTool] = {
+            name: StructuredTool.from_function(
+                func=func,
+                name=name,
+                description=prompts.render(f"tool_{name}", language),
+                args_schema=schema,
+                response_format="content_and_artifact",
+                handle_validation_error=_describe_invalid_arguments,
+                handle_tool_error=True,
+            )
+            for name, schema, func in specs
+        }
+
+    def _select_products(
+        self,
+        query: str,
+        constraints: Constraints | None = None,
+        quantity: int | None = None,
+        limit: int = 5,
+    ) -> tuple[str, ToolArtifact]:
+        try:
+            result = select_products(
+                self.deps.search,
+                SelectProductsInput(
+                    query=query,
+                    constraints=constraints or Constraints(),
+                    quantity=quantity,
+                    limit=limit,
+                    language=self.language,
+                ),
+            )
+        except SourcingError as exc:
+            raise _skill_failure(exc) from exc
+        relaxations = [r.model_dump() for r in result.relaxations]
+        content = _for_model(
+            {
+                "products": [_product_for_model(hit) for hit in result.picks],
+                "applied_constraints": result.constraints.model_dump(exclude_defaults=True),
+                "quantity": result.quantity,
+                "nothing_matched": result.nothing_matched,
+                "relaxations": relaxations,
+            }
+        )
+        options = []
+        if result.nothing_matched and result.relaxations:
+            rendered = self.deps.prompts.render(
+                "relaxation_options", self.language, relaxations=result.relaxations
+            )
+            options = rendered.splitlines()
+        return content, ToolArtifact(
+            cards=[hit.model_dump(mode="json") for hit in result.picks],
+            data={"relaxations": relaxations},
+            product_ids=[hit.product_id for hit in result.picks],
+            clarify_options=options,
+        )
+
+    def _supplier_profile(self, supplier_id: str) -> tuple[str, ToolArtifact]:
+        try:
+            profile = supplier_profile(
+                self.deps.engine,
+                self.deps.prompts,
+                SupplierProfileInput(
+                    supplier_id=supplier_id.strip().lower(), language=self.language
+                ),
+            )
+        except SourcingError as exc:
+            raise _skill_failure(exc) from exc
+        card = profile.model_dump(mode="json", exclude={"text"})
+        content = _for_model(
+            {
+                "supplier": card["supplier"],
+                "quality": profile.quality,
+                "summary": card["summary"],
+                "warnings": profile.warnings,
+            }
+        )
+        return content, ToolArtifact(cards=[card])
+
+    def _guide(self, question: str) -> tuple[str, ToolArtifact]:
+        result = guide(
+            self.deps.knowledge,
+            self.deps.prompts,
+            GuideInput(question=question, language=self.language),
+        )
+        citations = [citation.model_dump() for citation in result.citations]
+        return _for_model({"passages": citations}), ToolArtifact(data={"citations": citations})
+
+
+def _describe_invalid_arguments(exc: Exception) -> str:
+    """Bad arguments go back to the model as a short reason, so it can fix them."""
+    return _for_model({"error": "invalid_arguments", "message": str(exc)[:500]})
+
+
+def _skill_failure(exc: SourcingError) -> ToolException:
+    """A typed skill failure (unknown supplier …) is an answer for the model, not a crash."""
+    return ToolException(_for_model({"error": exc.code, "message": exc.message}))

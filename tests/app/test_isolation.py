@@ -1,0 +1,358 @@
+"""Tenant isolation, route by route from the app's route table: who may call it, whose data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+import httpx2
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from sourcing.app.container import build_container, build_engine
+from sourcing.app.main import create_app
+from sourcing.app.routes.openai_compat import MODEL_ID
+from sourcing.app.settings import Settings
+from sourcing.catalog_sync.demo import generate_demo
+from sourcing.catalog_sync.reference import load_reference
+from sourcing.catalog_sync.sync import sync_feed
+from sourcing.domain.kinds import ApiRole
+from sourcing.domain.repositories.keys import ApiKeyRepository
+from sourcing.domain.tables import Product, Supplier
+from sourcing.retrieval.embedders import Embedder
+
+
+class Policy(StrEnum):
+    PUBLIC = "public"  # no key needed
+    CATALOG = "catalog"  # any key may read shared (not per-owner) data
+    SELF = "self"  # any key; answers only about the calling key
+    ADMIN_ONLY = "admin-only"  # admin keys only; any other role is a 403
+    OWNER_SCOPED = "owner-scoped"  # data of the key's owner; anyone else's is a 404
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a route is guarded, and a minimal valid request for it.
+
+    Path parameters and string values in `body` may name `{conversation_id}`, `{message_id}`,
+    `{product_id}`, `{supplier_id}` or `{key_id}`; they are filled in before the request."""
+
+    policy: Policy
+    body: dict[str, Any] | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    ok: int = 200  # the status the rightful caller gets
+    lists_conversations: bool = False  # OWNER_SCOPED: a listing, not one owned item
+
+
+CONTINUE_CHAT = {"message": "继续", "stream": False, "conversation_id": "{conversation_id}"}
+CONTINUE_COMPLETION = {
+    "model": MODEL_ID,
+    "messages": [{"role": "user", "content": "hi"}],
+    "sourcing": {"conversation_id": "{conversation_id}"},
+}
+
+# Every (method, path) the app serves must be here. A new route fails
+# test_every_route_is_classified until it is added with its policy and a minimal request.
+ROUTES: dict[tuple[str, str], Rule] = {
+    ("GET", "/openapi.json"): Rule(Policy.PUBLIC),
+    ("GET", "/docs"): Rule(Policy.PUBLIC),
+    ("GET", "/docs/oauth2-redirect"): Rule(Policy.PUBLIC),
+    ("GET", "/redoc"): Rule(Policy.PUBLIC),
+    ("GET", "/healthz"): Rule(Policy.PUBLIC),
+    ("GET", "/v1/products/search"): Rule(Policy.CATALOG, params={"q": "保温杯"}),
+    ("GET", "/v1/catalog/summary"): Rule(Policy.CATALOG),
+    ("GET", "/v1/products/{product_id}"): Rule(Policy.CATALOG),
+    ("GET", "/v1/suppliers/{supplier_id}"): Rule(Policy.CATALOG),
+    ("GET", "/v1/models"): Rule(Policy.CATALOG),
+    ("GET", "/v1/me"): Rule(Policy.SELF),
+    ("POST", "/v1/keys"): Rule(Policy.ADMIN_ONLY, body={"role": "evaluator"}, ok=201),
+    ("GET", "/v1/keys"): Rule(Policy.ADMIN_ONLY),
+    ("DELETE", "/v1/keys/{key_id}"): Rule(Policy.ADMIN_ONLY, ok=204),
+    ("POST", "/v1/chat"): Rule(Policy.OWNER_SCOPED, body=CONTINUE_CHAT),
+    ("GET", "/v1/conversations"): Rule(Policy.OWNER_SCOPED, lists_conversations=True),
+    ("GET", "/v1/conversations/{conversation_id}"): Rule(Policy.OWNER_SCOPED),
+    ("DELETE", "/v1/conversations/{conversation_id}"): Rule(Policy.OWNER_SCOPED, ok=204),
+    ("POST", "/v1/messages/{message_id}/feedback"): Rule(
+        Policy.OWNER_SCOPED, body={"rating": 1}, ok=201
+    ),
+    ("POST", "/v1/chat/completions"): Rule(Policy.OWNER_SCOPED, body=CONTINUE_COMPLETION),
+}
+
+RouteKey = tuple[str, str]
+
+
+def app_routes(app: FastAPI) -> list[RouteKey]:
+    """(method, path) for each route the app serves; anything but an HTTP route is listed as '*'.
+
+    FastAPI keeps included routers as lazy wrappers in `app.routes`, so it is walked the way
+    FastAPI's own OpenAPI generator walks it."""
+    found: set[RouteKey] = set()
+    for context in iter_route_contexts(app.routes):
+        path, methods = context.path or repr(context.original_route), context.methods or set()
+        if not methods:
+            found.add(("*", path))
+        # Starlette adds HEAD to its own GET routes (the docs pages); it is no route of its own.
+        elif not isinstance(context.original_route, APIRoute) and "GET" in methods:
+            methods = methods - {"HEAD"}
+        found.update((method, path) for method in methods)
+    return sorted(found)
+
+
+def _route_id(key: RouteKey) -> str:
+    return f"{key[0]} {key[1]}"
+
+
+# Generated from the app itself, so a route added later gets every test below.
+ALL_ROUTES = app_routes(create_app())
+
+
+def _with_policy(policy: Policy) -> list[Any]:
+    return [
+        pytest.param(key, id=_route_id(key))
+        for key in ALL_ROUTES
+        if key in ROUTES and ROUTES[key].policy is policy
+    ]
+
+
+def _rule(key: RouteKey) -> Rule:
+    if key not in ROUTES:
+        pytest.fail(
+            f"{_route_id(key)} is not classified: add it to ROUTES in {__name__} with its policy "
+            "(PUBLIC, CATALOG, SELF, ADMIN_ONLY or OWNER_SCOPED) and a minimal valid request"
+        )
+    return ROUTES[key]
+
+
+@dataclass
+class World:
+    client: TestClient
+    headers: dict[str, dict[str, str]]  # caller name -> auth headers
+    ids: dict[str, str]  # shared ids: product_id, supplier_id, key_id
+
+    def call(
+        self, key: RouteKey, caller: str | dict[str, str], ids: dict[str, str] | None = None
+    ) -> httpx2.Response:
+        """The route's minimal request as `caller` (a key's name, or raw headers), ids filled in."""
+        method, path = key
+        rule = _rule(key)
+        values = self.ids | (ids or {})
+        headers = self.headers[caller] if isinstance(caller, str) else caller
+        return self.client.request(
+            method,
+            path.format(**values),
+            params=rule.params,
+            json=_fill(rule.body, values),
+            headers=headers,
+        )
+
+
+def _fill(value: Any, values: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**values)
+    if isinstance(value, dict):
+        return {k: _fill(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, values) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> Iterator[World]:
+    folder = tmp_path_factory.mktemp("isolation")
+    settings = Settings(data_dir=folder, llm_base_url="")  # offline mode
+    engine = build_engine(settings)
+    manifest = generate_demo(settings.demo_dir, products=300, seed=7, today=date(2026, 11, 25))
+    sync_feed(engine, manifest.suppliers_path, kind="suppliers")
+    sync_feed(engine, manifest.products_path)
+    load_reference(engine, settings.demo_dir)
+    with Session(engine) as session:
+        product = session.exec(select(Product)).first()
+        supplier = session.exec(select(Supplier)).first()
+        assert product is not None
+        assert supplier is not None
+        repo = ApiKeyRepository(session)
+        subjects = {
+            "buyer_a": (ApiRole.BUYER, "b-0001"),
+            "buyer_a_second_key": (ApiRole.BUYER, "b-0001"),
+            "buyer_b": (ApiRole.BUYER, "b-0002"),
+            "merchant": (ApiRole.MERCHANT, supplier.id),
+            "evaluator": (ApiRole.EVALUATOR, ""),
+            "admin": (ApiRole.ADMIN, ""),
+        }
+        secrets = {
+            name: repo.create(role, subject)[1] for name, (role, subject) in subjects.items()
+        }
+        spare_key, _ = repo.create(ApiRole.EVALUATOR)  # the admin's DELETE /v1/keys revokes it
+        session.commit()
+        ids = {"product_id": product.id, "supplier_id": supplier.id, "key_id": str(spare_key.id)}
+    container = build_container(settings, embedder=use_embedder)
+    headers = {name: {"Authorization": f"Bearer {secret}"} for name, secret in secrets.items()}
+    with TestClient(create_app(container=container)) as client:
+        yield World(client, headers, ids)
+    container.close()
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A conversation of buyer A with one assistant reply: what others must not reach."""
+
+    conversation_id: str
+    message_id: str
+    message_count: int
+
+    @property
+    def ids(self) -> dict[str, str]:
+        return {"conversation_id": self.conversation_id, "message_id": self.message_id}
+
+
+def _conversation(world: World, caller: str, conversation_id: str) -> httpx2.Response:
+    return world.client.get(f"/v1/conversations/{conversation_id}", headers=world.headers[caller])
+
+
+def _new_conversation(world: World) -> Owned:
+    response = world.client.post(
+        "/v1/chat", json={"message": "保温杯", "stream": False}, headers=world.headers["buyer_a"]
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["events"]
+    conversation_id = response.json()["conversation_id"]
+    messages = _conversation(world, "buyer_a", conversation_id).json()["messages"]
+    reply = next(m["id"] for m in messages if m["role"] == "assistant")
+    return Owned(conversation_id, reply, len(messages))
+
+
+@pytest.fixture
+def owned(world: World) -> Owned:
+    """A fresh one per test: the owner's own DELETE removes it."""
+    return _new_conversation(world)
+
+
+@pytest.fixture(scope="module")
+def standing(world: World) -> Owned:
+    """One for the keyless requests, which must never reach it."""
+    return _new_conversation(world)
+
+
+NOBODY = {"conversation_id": "conv_00000000000000000000", "message_id": "msg_00000000000000000000"}
+
+
+def test_every_route_is_classified() -> None:
+    unclassified = [_route_id(key) for key in ALL_ROUTES if key not in ROUTES]
+    assert not unclassified, (
+        f"classify these routes in ROUTES ({__name__}) as PUBLIC, CATALOG, SELF, ADMIN_ONLY or "
+        f"OWNER_SCOPED, with a minimal valid request: {unclassified}"
+    )
+    stale = [_route_id(key) for key in ROUTES if key not in ALL_ROUTES]
+    assert not stale, f"ROUTES lists routes the app no longer serves: {stale}"
+
+
+@pytest.mark.parametrize("key", [pytest.param(k, id=_route_id(k)) for k in ALL_ROUTES])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="no-key"),
+        pytest.param({"Authorization": "Bearer sk-not-a-real-key"}, id="unknown-key"),
+    ],
+)
+def test_a_route_without_a_valid_key_is_a_401_unless_public(
+    world: World, standing: Owned, key: RouteKey, headers: dict[str, str]
+) -> None:
+    rule = _rule(key)
+    response = world.call(key, headers, standing.ids)
+    if rule.policy is Policy.PUBLIC:
+        assert response.status_code == 200, response.text
+        return
+    assert response.status_code == 401, (
+        f"{_route_id(key)} answered {response.status_code} without a valid key: a route that is "
+        "not PUBLIC must need one"
+    )
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["error"]["code"] == "unauthorised"
+
+
+@pytest.mark.parametrize("key", _with_policy(Policy.ADMIN_ONLY))
+def test_admin_routes_refuse_every_other_role_with_a_403(world: World, key: RouteKey) -> None:
+    for caller in ("buyer_a", "buyer_b", "merchant", "evaluator"):
+        response = world.call(key, caller)
+        assert response.status_code == 403, f"{caller}: {response.status_code} {response.text}"
+        assert response.json()["error"]["code"] == "forbidden"
+    response = world.call(key, "admin")
+    assert response.status_code == ROUTES[key].ok, response.text
+
+
+@pytest.mark.parametrize("key", _with_policy(Policy.CATALOG))
+def test_shared_catalog_routes_answer_every_role(world: World, key: RouteKey) -> None:
+    for caller in ("buyer_a", "buyer_b", "merchant", "evaluator", "admin"):
+        response = world.call(key, caller)
+        assert response.status_code == ROUTES[key].ok, f"{caller}: {response.text}"
+
+
+@pytest.mark.parametrize("key", _with_policy(Policy.SELF))
+def test_self_routes_answer_about_the_calling_key_only(world: World, key: RouteKey) -> None:
+    a, b = world.call(key, "buyer_a"), world.call(key, "buyer_b")
+    assert (a.status_code, b.status_code) == (200, 200)
+    assert a.json() != b.json()
+    assert a.json() == world.call(key, "buyer_a_second_key").json()
+
+
+INTRUDERS = ("buyer_b", "merchant", "evaluator")
+
+
+@pytest.mark.parametrize("intruder", INTRUDERS)
+@pytest.mark.parametrize("key", _with_policy(Policy.OWNER_SCOPED))
+def test_nobody_else_reaches_an_owners_data(
+    world: World, owned: Owned, key: RouteKey, intruder: str
+) -> None:
+    """Reaching for A's data tells an intruder what an unknown id would: 404, or not listed."""
+    response = world.call(key, intruder, owned.ids)
+    if ROUTES[key].lists_conversations:
+        assert response.status_code == 200, response.text
+        assert owned.conversation_id not in [c["id"] for c in response.json()]
+    else:
+        assert response.status_code == 404, f"{response.status_code} {response.text}"
+        assert response.json()["error"]["code"] == "not_found"
+        unknown = world.call(key, intruder, NOBODY)
+        assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+    # Nothing was changed or deleted on the way: A's conversation is as it was.
+    after = _conversation(world, "buyer_a", owned.conversation_id)
+    assert after.status_code == 200
+    assert len(after.json()["messages"]) == owned.message_count
+
+
+@pytest.mark.parametrize("key", _with_policy(Policy.OWNER_SCOPED))
+def test_the_owner_reaches_their_own_data_with_any_of_their_keys(
+    world: World, owned: Owned, key: RouteKey
+) -> None:
+    rule = ROUTES[key]
+    for caller in ("buyer_a_second_key", "buyer_a"):  # a DELETE ends it at the first
+        response = world.call(key, caller, owned.ids)
+        assert response.status_code == rule.ok, f"{caller}: {response.text}"
+        if rule.lists_conversations:
+            assert owned.conversation_id in [c["id"] for c in response.json()]
+        if rule.ok == 204:
+            return
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_streamed_or_json_chat_cannot_continue_anothers_conversation(
+    world: World, owned: Owned, stream: bool
+) -> None:
+    hijacks = [
+        (
+            "/v1/chat",
+            {"message": "继续", "stream": stream, "conversation_id": owned.conversation_id},
+        ),
+        ("/v1/chat/completions", _fill(CONTINUE_COMPLETION, owned.ids) | {"stream": stream}),
+    ]
+    for path, body in hijacks:
+        for intruder in INTRUDERS:
+            response = world.client.post(path, json=body, headers=world.headers[intruder])
+            assert response.status_code == 404, f"{path} as {intruder}: {response.text}"
+    after = _conversation(world, "buyer_a", owned.conversation_id).json()
+    assert len(after["messages"]) == owned.message_count
