@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from sourcing.app.container import build_container, build_engine
+from sourcing.app.container import build_container
 from sourcing.app.main import create_app
 from sourcing.app.settings import Settings
-from sourcing.catalog_sync.demo import generate_demo
-from sourcing.catalog_sync.reference import load_reference
-from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.kinds import ApiRole
 from sourcing.domain.repositories.keys import ApiKeyRepository
 from sourcing.retrieval.embedders import Embedder
+from tests.app.demo_data import load_demo
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +25,7 @@ def app(
 ) -> Iterator[tuple[TestClient, dict[str, str]]]:
     folder = tmp_path_factory.mktemp("chat")
     settings = Settings(data_dir=folder)
-    engine = build_engine(settings)
-    manifest = generate_demo(settings.demo_dir, products=300, seed=7, today=date(2026, 11, 25))
-    sync_feed(engine, manifest.suppliers_path, kind="suppliers")
-    sync_feed(engine, manifest.products_path)
-    load_reference(engine, settings.demo_dir)
+    engine = load_demo(settings)
     with Session(engine) as session:
         keys = {
             buyer: ApiKeyRepository(session).create(ApiRole.BUYER, buyer)[1]

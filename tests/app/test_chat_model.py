@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import openai
@@ -13,16 +12,14 @@ import respx
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from sourcing.app.container import build_container, build_engine
+from sourcing.app.container import build_container
 from sourcing.app.main import create_app
 from sourcing.app.settings import Settings
-from sourcing.catalog_sync.demo import generate_demo
-from sourcing.catalog_sync.reference import load_reference
-from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.kinds import ApiRole
 from sourcing.domain.repositories.keys import ApiKeyRepository
 from sourcing.retrieval.embedders import Embedder
 from tests.agents import openai_wire as wire
+from tests.app.demo_data import load_demo
 
 BASE_URL = "http://llm.test/v1"
 URL = f"{BASE_URL}/chat/completions"
@@ -40,11 +37,7 @@ def app(
         llm_api_key="sk-upstream",
         llm_max_retries=0,
     )
-    engine = build_engine(settings)
-    manifest = generate_demo(settings.demo_dir, products=300, seed=7, today=date(2026, 11, 25))
-    sync_feed(engine, manifest.suppliers_path, kind="suppliers")
-    sync_feed(engine, manifest.products_path)
-    load_reference(engine, settings.demo_dir)
+    engine = load_demo(settings)
     with Session(engine) as session:
         _, secret = ApiKeyRepository(session).create(ApiRole.BUYER, "b-0001")
         session.commit()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -15,17 +14,15 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from sourcing.app.container import build_container, build_engine
+from sourcing.app.container import build_container
 from sourcing.app.main import create_app
 from sourcing.app.routes.openai_compat import MODEL_ID
 from sourcing.app.settings import Settings
-from sourcing.catalog_sync.demo import generate_demo
-from sourcing.catalog_sync.reference import load_reference
-from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.kinds import ApiRole
 from sourcing.domain.repositories.keys import ApiKeyRepository
 from sourcing.domain.tables import Product, Supplier
 from sourcing.retrieval.embedders import Embedder
+from tests.app.demo_data import load_demo
 
 
 class Policy(StrEnum):
@@ -166,11 +163,7 @@ def _fill(value: Any, values: dict[str, str]) -> Any:
 def world(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("isolation")
     settings = Settings(data_dir=folder, llm_base_url="")  # offline mode
-    engine = build_engine(settings)
-    manifest = generate_demo(settings.demo_dir, products=300, seed=7, today=date(2026, 11, 25))
-    sync_feed(engine, manifest.suppliers_path, kind="suppliers")
-    sync_feed(engine, manifest.products_path)
-    load_reference(engine, settings.demo_dir)
+    engine = load_demo(settings)
     with Session(engine) as session:
         product = session.exec(select(Product)).first()
         supplier = session.exec(select(Supplier)).first()
