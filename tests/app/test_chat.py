@@ -141,3 +141,25 @@ def test_chat_needs_an_api_key(app: tuple[TestClient, dict[str, str]]) -> None:
     response = client.post("/v1/chat", json={"message": "手机壳"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_an_oversized_body_is_a_typed_413(app: tuple[TestClient, dict[str, str]]) -> None:
+    client, keys = app
+    body = json.dumps({"message": "杯" * 600_000}).encode()
+    response = client.post(
+        "/v1/chat",
+        content=body,
+        headers=_auth(keys, "b-0001") | {"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+    def chunks() -> Iterator[bytes]:
+        yield from (body[i : i + 65536] for i in range(0, len(body), 65536))
+
+    chunked = client.post(
+        "/v1/chat",
+        content=chunks(),
+        headers=_auth(keys, "b-0001") | {"content-type": "application/json"},
+    )
+    assert chunked.status_code == 413

@@ -9,17 +9,19 @@ from fastapi import FastAPI
 
 from sourcing.app.container import Container, build_container
 from sourcing.app.errors import install_error_handlers
+from sourcing.app.limits import BodySizeLimit
 from sourcing.app.routes import catalog, chat, health, keys, openai_compat, search
 from sourcing.app.settings import Settings
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     """An app over `container`, or over one built from `settings` when the app starts."""
+    resolved = container.settings if container else settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = container is None
-        app.state.container = container or build_container(settings or Settings())
+        app.state.container = container or build_container(resolved)
         # A crash between a sync and its re-index leaves the index behind; this repairs it.
         app.state.container.search.indexer.catch_up()
         try:
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=resolved.max_request_bytes)
     app.include_router(health.router)
     app.include_router(search.router)  # before catalog: /products/search beats /products/{id}
     app.include_router(catalog.router)

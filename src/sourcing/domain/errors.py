@@ -27,6 +27,11 @@ class BadInputError(SourcingError):
     code = "bad_input"
 
 
+class PayloadTooLargeError(BadInputError):
+    status_code = 413
+    code = "payload_too_large"
+
+
 class NotFoundError(SourcingError):
     status_code = 404
     code = "not_found"
