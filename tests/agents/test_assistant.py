@@ -151,6 +151,7 @@ async def test_a_tool_call_then_a_final_answer(
         "select_products",
         "supplier_profile",
         "guide",
+        "build_bundle",
     }
     assert first["messages"][0]["role"] == "system"
     assert "今天是 2026-11-25" in (first["messages"][0]["content"])

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from sourcing.agents.events import Clarify, TextDelta, ToolCall, ToolResult
-from sourcing.agents.offline import OfflinePlanner, detect_language
+from sourcing.agents.offline import OfflinePlanner, detect_language, parse_budget_cents
 from sourcing.agents.router import IntentRouter
 from sourcing.agents.tools import SkillDeps
 from sourcing.catalog_sync.reference import load_reference
@@ -101,3 +101,41 @@ def test_an_injected_instruction_in_a_message_is_only_a_query(planner: OfflinePl
     assert [(c.name, c.arguments) for c in calls] == [("select_products", {"query": message})]
     body = _text(answer.events).split("\n", 1)[1]
     assert body.startswith(("为你找到", "没有找到"))
+
+
+def test_a_scene_ask_builds_a_bundle_within_the_named_budget(planner: OfflinePlanner) -> None:
+    answer = planner.answer("帮我配一套露营的货，每款20个，预算8000元")
+    call = next(e for e in answer.events if isinstance(e, ToolCall))
+    assert call.name == "build_bundle"
+    assert call.arguments["scene"] == "camping"
+    assert call.arguments["budget_cents"] == 800_000
+    assert call.arguments["quantity"] == 20
+    assert "price_max_cents" not in call.arguments["constraints"]  # 8000元 is the total
+    cards = next(e for e in answer.events if isinstance(e, ToolResult)).cards
+    assert cards
+    assert sum(card["line_total_cents"] for card in cards) <= 800_000
+    text = _text(answer.events)
+    assert "露营" in text
+    assert all(f"[{card['product_id']}]" in text for card in cards)
+    assert answer.cited_product_ids == [card["product_id"] for card in cards]
+
+
+def test_a_bundle_without_a_scene_asks_which_one(planner: OfflinePlanner) -> None:
+    answer = planner.answer("帮我组货，一整套")
+    clarify = answer.events[-1]
+    assert isinstance(clarify, Clarify)
+    assert "露营" in clarify.options
+
+
+@pytest.mark.parametrize(
+    ("text", "budget"),
+    [
+        ("预算5000", 500_000),
+        ("预算 1.2万", 1_200_000),
+        ("budget of ¥3,000", 300_000),
+        ("总价3k", 300_000),
+        ("5000元以内", None),
+    ],
+)
+def test_parse_budget_cents(text: str, budget: int | None) -> None:
+    assert parse_budget_cents(text) == budget

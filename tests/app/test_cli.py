@@ -58,6 +58,10 @@ def test_demo_build_loads_every_row_through_catalog_sync(
     assert found["hits"]
     assert _run(["search", "蓝牙耳机 1元以内"]) == 0
     assert "no match; dropping price_max_cents gives" in capsys.readouterr().out
+    assert _run(["bundle", "camping", "--budget", "1", "--quantity", "5", "--language", "en"]) == 0
+    assert "The budget is too small" in capsys.readouterr().out
+    assert _run(["bundle", "开学季", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scene_id"] == "back_to_school"
 
 
 def test_sync_prints_rejections_with_file_and_line(

@@ -79,6 +79,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
         Policy.OWNER_SCOPED, body={"rating": 1}, ok=201
     ),
     ("POST", "/v1/chat/completions"): Rule(Policy.OWNER_SCOPED, body=CONTINUE_COMPLETION),
+    ("POST", "/v1/bundles"): Rule(Policy.CATALOG, body={"scene": "露营"}),
 }
 
 RouteKey = tuple[str, str]

@@ -40,7 +40,7 @@ from sourcing.agents.toolcalls import extract_tool_calls as parse_content_calls
 from sourcing.agents.tools import SkillDeps, SkillTools, ToolArtifact
 from sourcing.domain.kinds import MessageRole
 from sourcing.domain.repositories.conversations import ConversationRepository
-from sourcing.prompts.loader import LANGUAGES, Language
+from sourcing.prompts.loader import Language
 
 Mode = Literal["model", "offline"]
 
@@ -111,7 +111,7 @@ class Assistant:
         self.deps = deps
         self.planner = OfflinePlanner(deps.skills)
         # Tools and their JSON schemas are per language and stateless: built once, not per turn.
-        self._tools = {language: SkillTools(deps.skills, language) for language in LANGUAGES}
+        self._tools = self.planner.tools
         self._schemas = {
             language: [convert_to_openai_tool(tool) for tool in tools.tools.values()]
             for language, tools in self._tools.items()

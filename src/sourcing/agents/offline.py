@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sourcing.agents.events import ChatEvent, Clarify, TextDelta, ToolCall, ToolResult
 from sourcing.agents.skills.guide import GuideInput, guide
 from sourcing.agents.skills.select_products import SelectProductsInput, select_products
 from sourcing.agents.skills.supplier_profile import SupplierProfileInput, supplier_profile
-from sourcing.agents.tools import SkillDeps
+from sourcing.agents.tools import SkillDeps, SkillTools
 from sourcing.domain.errors import NotFoundError
 from sourcing.domain.money import format_cents
-from sourcing.prompts.loader import Language
+from sourcing.prompts.loader import LANGUAGES, Language
 from sourcing.retrieval.lexical import has_cjk
+from sourcing.retrieval.query_parser import parse_query
 
 _SUPPLIER_ID = re.compile(r"\bs-\d{3,6}\b", re.IGNORECASE)
+_PRODUCT_ID = re.compile(r"\bp-\d{3,}\b", re.IGNORECASE)
+# A budget for a whole bundle: 预算5000, 预算 1.2万, 总价3000元, budget 3000, budget of ¥3,000.
+_BUDGET = re.compile(
+    r"(?:预算|总价|总共|一共|budget(?:\s+of)?)\s*[:：]?\s*(?:¥|rmb|cny)?\s*"
+    r"(\d[\d,]*(?:\.\d+)?)\s*(万|千|k)?",
+    re.IGNORECASE,
+)
+_BUDGET_SCALE = {"万": 10_000, "千": 1000, "k": 1000}
+_PRICE_FIELDS = {"price_min_cents", "price_max_cents"}
+
+
+def parse_budget_cents(text: str) -> int | None:
+    """A whole-bundle budget named as such in the message, in cents."""
+    found = _BUDGET.search(text)
+    if found is None:
+        return None
+    amount = float(found.group(1).replace(",", ""))
+    scale = _BUDGET_SCALE.get((found.group(2) or "").lower(), 1)
+    return round(amount * scale * 100) or None
 
 
 def detect_language(text: str) -> Language:
@@ -33,6 +55,8 @@ class OfflineAnswer:
 class OfflinePlanner:
     def __init__(self, deps: SkillDeps) -> None:
         self.deps = deps
+        # Tools are per language and stateless: built once; the model's loop uses them too.
+        self.tools = {language: SkillTools(deps, language) for language in LANGUAGES}
 
     def answer(
         self, message: str, language: Language | None = None, *, notice: str = "offline_notice"
@@ -47,6 +71,9 @@ class OfflinePlanner:
             return OfflineAnswer([opening, *self._guide(message, language)], [])
         if intent == "supplier_profile":
             return OfflineAnswer([opening, *self._supplier(message, language)], [])
+        if intent == "build_bundle":
+            events, cited = self._bundle(message, language)
+            return OfflineAnswer([opening, *events], cited)
         events, cited = self._products(message, language)
         return OfflineAnswer([opening, *events], cited)
 
@@ -54,6 +81,50 @@ class OfflinePlanner:
         prompts = self.deps.prompts
         options = prompts.render("clarify_broad_options", language).splitlines()
         return Clarify(question=prompts.render("clarify_broad", language), options=options)
+
+    def _bundle(self, message: str, language: Language) -> tuple[list[ChatEvent], list[str]]:
+        scene = self.deps.scenes.find(message)
+        anchors = [found.lower() for found in _PRODUCT_ID.findall(message)]
+        if scene is None and not anchors:
+            names = [s.names[language] for s in self.deps.scenes.scenes.values()]
+            question = self.deps.prompts.render("ask_scene", language)
+            return [TextDelta(delta=question), Clarify(question=question, options=names)], []
+        parsed = parse_query(message, self.deps.search.vocabulary)
+        # "预算5000元以内" is the bundle's total, not a unit price: prices come from the budget.
+        constraints = {
+            name: value
+            for name, value in parsed.constraints.model_dump(exclude_defaults=True).items()
+            if name not in _PRICE_FIELDS
+        }
+        arguments = {
+            "scene": scene.id if scene else None,
+            "anchor_product_ids": anchors,
+            "budget_cents": parse_budget_cents(message),
+            "quantity": parsed.quantity,
+            "constraints": constraints,
+        }
+        call, result, content = self._run_tool("build_bundle", arguments, language)
+        if result is None:
+            return [call, TextDelta(delta=self.deps.prompts.render("ask_scene", language))], []
+        text = self.deps.prompts.render("bundle_answer", language, **content)
+        cited = [item["product_id"] for item in content["items"]]
+        return [call, result, TextDelta(delta=text)], cited
+
+    def _run_tool(
+        self, name: str, arguments: dict[str, Any], language: Language
+    ) -> tuple[ToolCall, ToolResult | None, dict[str, Any]]:
+        """A skill through the model's own tool, so both modes share arguments and cards."""
+        call = ToolCall(id=_call_id(), name=name, arguments=arguments)
+        message = (
+            self.tools[language]
+            .tools[name]
+            .invoke({"type": "tool_call", "name": name, "args": arguments, "id": call.id})
+        )
+        if getattr(message, "status", "success") == "error":
+            return call, None, {}
+        artifact = message.artifact
+        result = ToolResult(id=call.id, name=name, cards=artifact.cards, data=artifact.data)
+        return call, result, json.loads(message.content)
 
     def _guide(self, message: str, language: Language) -> list[ChatEvent]:
         call = ToolCall(id=_call_id(), name="guide", arguments={"question": message})

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine
 
 from sourcing.agents.router import IntentRouter
+from sourcing.agents.skills.build_bundle import (
+    BuildBundleInput,
+    CategoryComplements,
+    SceneCatalog,
+    build_bundle,
+    bundle_cards,
+    bundle_view,
+)
 from sourcing.agents.skills.guide import GuideInput, guide
 from sourcing.agents.skills.select_products import SelectProductsInput, select_products
 from sourcing.agents.skills.supplier_profile import SupplierProfileInput, supplier_profile
@@ -20,8 +28,6 @@ from sourcing.prompts.loader import Language, PromptLibrary
 from sourcing.retrieval.constraints import Constraints
 from sourcing.retrieval.knowledge import KnowledgeIndex
 from sourcing.retrieval.search import ProductSearch, SearchHit
-
-TOOL_NAMES = ("select_products", "supplier_profile", "guide")
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class SkillDeps:
     knowledge: KnowledgeIndex
     prompts: PromptLibrary
     router: IntentRouter
+    scenes: SceneCatalog = field(default_factory=SceneCatalog.load)
+    complements: CategoryComplements | None = None  # co-purchase statistics, when built
 
 
 class SelectProductsArgs(BaseModel):
@@ -50,6 +58,18 @@ class SupplierProfileArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     supplier_id: str = Field(min_length=1, max_length=64, description="e.g. s-0001")
+
+
+class BuildBundleArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scene: str | None = Field(default=None, max_length=100, description="e.g. 露营, 开学季")
+    anchor_product_ids: list[str] = Field(
+        default=[], max_length=10, description="product ids to build a matching set around"
+    )
+    budget_cents: int | None = Field(default=None, ge=1, description="for the whole bundle")
+    quantity: int | None = Field(default=None, ge=1, description="units of each item")
+    constraints: Constraints = Field(default=Constraints(), description="hard requirements")
 
 
 class GuideArgs(BaseModel):
@@ -103,6 +123,7 @@ class SkillTools:
             ("select_products", SelectProductsArgs, self._select_products),
             ("supplier_profile", SupplierProfileArgs, self._supplier_profile),
             ("guide", GuideArgs, self._guide),
+            ("build_bundle", BuildBundleArgs, self._build_bundle),
         ]
         self.tools: dict[str, BaseTool] = {
             name: StructuredTool.from_function(
@@ -178,9 +199,42 @@ class SkillTools:
                 "quality": profile.quality,
                 "summary": card["summary"],
                 "warnings": profile.warnings,
+                "signals": card["signals"],
             }
         )
         return content, ToolArtifact(cards=[card])
+
+    def _build_bundle(
+        self,
+        scene: str | None = None,
+        anchor_product_ids: list[str] | None = None,
+        budget_cents: int | None = None,
+        quantity: int | None = None,
+        constraints: Constraints | None = None,
+    ) -> tuple[str, ToolArtifact]:
+        try:
+            result = build_bundle(
+                self.deps.engine,
+                self.deps.search,
+                BuildBundleInput(
+                    scene=scene,
+                    anchor_product_ids=tuple(anchor_product_ids or ()),
+                    budget_cents=budget_cents,
+                    quantity=quantity,
+                    constraints=constraints or Constraints(),
+                    language=self.language,
+                ),
+                scenes=self.deps.scenes,
+                complements=self.deps.complements,
+            )
+        except SourcingError as exc:
+            raise _skill_failure(exc) from exc
+        except ValidationError as exc:
+            raise ToolException(_describe_invalid_arguments(exc)) from exc
+        cards = bundle_cards(result)
+        return _for_model(bundle_view(result)), ToolArtifact(
+            cards=cards, product_ids=[card["product_id"] for card in cards]
+        )
 
     def _guide(self, question: str) -> tuple[str, ToolArtifact]:
         result = guide(

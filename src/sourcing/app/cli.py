@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.types import ASGIApp
 
+from sourcing.agents.skills.build_bundle import BuildBundleInput, build_bundle, bundle_view
+from sourcing.agents.tools import SkillDeps
 from sourcing.app.container import SearchServices, build_container, build_engine, build_search
 from sourcing.app.main import create_app
 from sourcing.app.settings import Settings
@@ -29,6 +32,7 @@ from sourcing.domain.money import format_cents
 from sourcing.domain.repositories.keys import ApiKeyRepository
 from sourcing.eval.bench_chat import MODEL_NAME as CHAT_BENCH_MODEL
 from sourcing.eval.bench_chat import AppFactory
+from sourcing.prompts.loader import Language
 from sourcing.retrieval.embedders import Embedder, build_embedder
 from sourcing.retrieval.search import SearchRequest, SearchResult
 
@@ -332,6 +336,59 @@ def _print_search(result: SearchResult) -> None:
     for relaxation in result.relaxations:
         console.print(f"no match; dropping {relaxation.constraint} gives {relaxation.would_return}")
     console.print(f"timings (ms): {result.timings_ms}")
+
+
+@contextmanager
+def _skills() -> Iterator[SkillDeps]:
+    """The skills over the configured stores, as the API builds them."""
+    container = build_container(Settings())
+    try:
+        yield container.assistant.deps.skills
+    finally:
+        container.close()
+
+
+def _yuan_to_cents(value: float | None) -> int | None:
+    return round(value * 100) if value is not None else None
+
+
+@app.command()
+def bundle(
+    scene: Annotated[str, typer.Argument(help="a scene or outfit: 露营, 开学季, camping …")],
+    budget: Annotated[
+        float | None, typer.Option(min=0.01, help="yuan, for the whole bundle")
+    ] = None,
+    quantity: Annotated[int | None, typer.Option(min=1, help="units of each item")] = None,
+    language: Annotated[str, typer.Option(help="zh or en")] = "zh",
+    as_json: Annotated[bool, typer.Option("--json", help="print the full JSON result")] = False,
+) -> None:
+    """Build a complete assortment for a scene within a budget (智能组货)."""
+    lang: Language = "en" if language == "en" else "zh"
+    request = BuildBundleInput(
+        scene=scene, budget_cents=_yuan_to_cents(budget), quantity=quantity, language=lang
+    )
+    with _skills() as skills:
+        result = build_bundle(
+            skills.engine,
+            skills.search,
+            request,
+            scenes=skills.scenes,
+            complements=skills.complements,
+        )
+        text = skills.prompts.render("bundle_answer", lang, **bundle_view(result))
+    typer.echo(result.model_dump_json(indent=2) if as_json else text)
+
+
+@eval_app.command("bundles")
+def eval_bundles(
+    products: Annotated[int, typer.Option(min=100)] = 2000,
+    update_baseline: Annotated[bool, typer.Option(help="commit this run as the baseline")] = False,
+) -> None:
+    """Bundle budget/MOQ compliance and shelf coverage beside a naive pick; 1 on a regression."""
+    from sourcing.eval import bundle_suite
+
+    argv = [f"--products={products}"] + (["--update-baseline"] if update_baseline else [])
+    raise typer.Exit(bundle_suite.main(argv))
 
 
 @eval_app.command("retrieval")

@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Path, Request
 from sqlmodel import Session
 
 from sourcing.agents.assistant import Assistant
+from sourcing.agents.tools import SkillDeps
 from sourcing.app.auth import Principal, authenticate, check_roles, secret_from_headers
 from sourcing.app.container import Container
 from sourcing.domain.kinds import ApiRole
@@ -80,3 +81,10 @@ def get_assistant(container: ContainerDep) -> Assistant:
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+
+
+def get_skills(container: ContainerDep) -> SkillDeps:
+    return container.assistant.deps.skills
+
+
+SkillsDep = Annotated[SkillDeps, Depends(get_skills)]

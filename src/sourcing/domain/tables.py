@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from sourcing.domain.kinds import (
@@ -256,3 +256,31 @@ class ApiKey(SQLModel, table=True):
     subject: str = ""  # buyer or supplier id the key is bound to
     created_at: datetime = _created()
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CoPurchasePair(SQLModel, table=True):
+    """An association rule a → b from order baskets, at product or leaf-category level."""
+
+    __tablename__ = "co_purchase_pair"
+
+    level: str = Field(primary_key=True, max_length=16)  # "product" or "category"
+    item_a: str = Field(primary_key=True)
+    item_b: str = Field(primary_key=True)
+    count: int  # baskets holding both
+    support: float  # count / all baskets
+    confidence: float  # count / baskets holding item_a
+    lift: float  # confidence / support of item_b
+
+
+class CoPurchaseItem(SQLModel, table=True):
+    """How many baskets hold an item, and how many baskets there were (item "" of each level)."""
+
+    __tablename__ = "co_purchase_item"
+
+    level: str = Field(primary_key=True, max_length=16)
+    item: str = Field(primary_key=True)
+    count: int
+
+
+# Complements look products up by leaf category; declared here to keep the model and 0002 equal.
+Index("ix_product_category_path", SQLModel.metadata.tables["product"].c.category_path)

@@ -8,9 +8,14 @@ import pytest
 from sqlmodel import Session, col, select
 
 from sourcing.agents.skills.guide import GuideInput, guide
-from sourcing.agents.skills.supplier_profile import SupplierProfileInput, supplier_profile
+from sourcing.agents.skills.supplier_profile import (
+    SupplierProfileInput,
+    supplier_profile,
+    trust_signals,
+)
 from sourcing.catalog_sync.reference import load_reference
 from sourcing.domain.errors import NotFoundError
+from sourcing.domain.kinds import SupplierKind
 from sourcing.domain.tables import KnowledgeDoc, Supplier
 from sourcing.prompts.loader import PromptLibrary
 from sourcing.retrieval.embedders import Embedder
@@ -89,6 +94,35 @@ def test_a_risky_supplier_profile_warns(demo: Demo, prompts: PromptLibrary) -> N
     assert "品质退款率偏高" in profile.text
     assert risky.name in profile.text
     assert profile.quality < 0.9
+    refunds = next(signal for signal in profile.signals if signal.name == "quality_refund_rate")
+    assert refunds.level == "poor"
+    assert "拿样" in refunds.meaning
+    assert refunds.value in refunds.meaning
+
+
+def test_trust_signals_are_explained_in_plain_words() -> None:
+    good = Supplier(
+        id="s-good",
+        name="好工厂",
+        kind=SupplierKind.FACTORY,
+        integrity_score=92,
+        fulfilment_48h_rate=0.97,
+        quality_refund_rate=0.012,
+        response_rate=0.95,
+        years_on_platform=9,
+    )
+    signals = {signal.name: signal for signal in trust_signals(good, "en")}
+    assert signals["kind"].meaning.startswith("factory: makes what it sells")
+    assert {signals[n].level for n in signals if n != "kind"} == {"good"}
+    assert signals["fulfilment_48h_rate"].value == "97%"
+    assert signals["quality_refund_rate"].value == "1.2%"
+    slow = good.model_copy(update={"fulfilment_48h_rate": 0.6, "years_on_platform": 1})
+    slow_signals = {signal.name: signal for signal in trust_signals(slow, "zh")}
+    assert slow_signals["fulfilment_48h_rate"].level == "poor"
+    assert (
+        slow_signals["fulfilment_48h_rate"].meaning == "48小时发货率 60%：经常延迟发货，急单不建议"
+    )
+    assert slow_signals["years_on_platform"].level == "poor"
 
 
 def test_a_profile_in_english_summarises_the_catalog(demo: Demo, prompts: PromptLibrary) -> None:

@@ -1,4 +1,4 @@
-"""Demo buyers and a year of their orders: seasonal demand and regular repeat purchases."""
+"""Demo buyers and a year of their orders: seasonal demand, repeat purchases, scene restocks."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from importlib.resources import files
 from random import Random
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from sourcing.catalog_sync.demo.catalog import Offer, yuan
 from sourcing.catalog_sync.demo.signals import FestivalDay
@@ -284,4 +287,116 @@ def simulate_orders(
         repeats = _repeat_orders(rng, buyer, curves)
         orders += repeats
         orders += _one_off_orders(rng, buyer, len(repeats), curves, offers_by_category)
+    return sorted(orders, key=lambda o: (o.day, o.second_of_day, o.buyer_id, o.offer.id))
+
+
+class SceneSpec(BaseModel):
+    """A themed assortment (场景化组货) restocked together, as leaf category paths."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    leaves: tuple[str, ...] = Field(min_length=2)
+
+
+class ScenesSpec(BaseModel):
+    """How scene shoppers behave: who they are, how often they restock, how loyal they are."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shopper_share: float = Field(ge=0, le=1)
+    min_shoppers: int = Field(ge=0)
+    interval_days: tuple[float, float]
+    assortment: tuple[int, int]
+    keep: float = Field(ge=0, le=1)  # chance a restock includes an item of the assortment
+    swap: float = Field(ge=0, le=1)  # chance that item is swapped for another of its leaf
+    scene_baskets: tuple[SceneSpec, ...] = Field(min_length=1)
+
+
+def load_scenes() -> ScenesSpec:
+    text = files("sourcing.catalog_sync.demo").joinpath("scenes.json").read_text(encoding="utf-8")
+    return ScenesSpec.model_validate_json(text)
+
+
+@dataclass(frozen=True, slots=True)
+class SceneShopper:
+    buyer: Buyer
+    scene: str
+    assortment: tuple[Offer, ...]
+    interval: float
+    start: float
+
+
+def _assortment(
+    rng: Random, buyer: Buyer, leaves: Sequence[str], offers_by_leaf: Mapping[str, Sequence[Offer]]
+) -> tuple[Offer, ...]:
+    stocked = [leaf for leaf in leaves if offers_by_leaf.get(leaf)]
+    return tuple(_pick_offer(rng, offers_by_leaf[leaf], buyer.price_band, ()) for leaf in stocked)
+
+
+def plan_scene_shoppers(
+    rng: Random,
+    spec: ScenesSpec,
+    buyers: Sequence[Buyer],
+    offers_by_leaf: Mapping[str, Sequence[Offer]],
+) -> list[SceneShopper]:
+    """A share of the buyers who also restock one themed assortment across suppliers."""
+    count = min(len(buyers), max(spec.min_shoppers, round(len(buyers) * spec.shopper_share)))
+    shoppers: list[SceneShopper] = []
+    for buyer in sorted(rng.sample(list(buyers), count), key=lambda b: b.id):
+        scene = rng.choice(spec.scene_baskets)
+        size = rng.randint(*spec.assortment)
+        leaves = rng.sample(scene.leaves, min(len(scene.leaves), size))
+        assortment = _assortment(rng, buyer, sorted(leaves), offers_by_leaf)
+        interval = rng.uniform(*spec.interval_days)
+        if len(assortment) >= 2:
+            shoppers.append(
+                SceneShopper(buyer, scene.name, assortment, interval, rng.uniform(0, interval))
+            )
+    return shoppers
+
+
+def _restock(
+    rng: Random,
+    spec: ScenesSpec,
+    shopper: SceneShopper,
+    leaf_of: Mapping[str, str],
+    offers_by_leaf: Mapping[str, Sequence[Offer]],
+) -> list[Offer]:
+    chosen: list[Offer] = []
+    for offer in shopper.assortment:
+        if rng.random() >= spec.keep:
+            continue
+        if rng.random() < spec.swap:  # some variety: another supplier's offer of the same leaf
+            offer = rng.choice(offers_by_leaf[leaf_of[offer.id]])
+        if offer not in chosen:
+            chosen.append(offer)
+    return chosen
+
+
+def _scene_order(rng: Random, day: int, buyer: Buyer, offer: Offer) -> Order:
+    skus = rng.sample(offer.sku_ids, min(len(offer.sku_ids), rng.randint(1, 2)))
+    lines = tuple((sku, offer.moq * rng.randint(1, 3)) for sku in sorted(skus))
+    return Order(day, _time_of_day(rng), buyer.id, offer, lines)
+
+
+def simulate_scene_orders(
+    rng: Random,
+    spec: ScenesSpec,
+    shoppers: Sequence[SceneShopper],
+    curves: Mapping[str, Sequence[float]],
+    leaf_of: Mapping[str, str],
+    offers_by_leaf: Mapping[str, Sequence[Offer]],
+) -> list[Order]:
+    """Each scene shopper's restocks: one order per product, all on the same day, in time order."""
+    orders: list[Order] = []
+    for shopper in shoppers:
+        curve = curves[shopper.assortment[0].category]
+        moment = shopper.start
+        while moment < HISTORY_DAYS:
+            day = int(moment)
+            chosen = _restock(rng, spec, shopper, leaf_of, offers_by_leaf)
+            if len(chosen) >= 2:
+                orders += [_scene_order(rng, day, shopper.buyer, offer) for offer in chosen]
+            moment += shopper.interval * rng.uniform(*INTERVAL_NOISE) / math.sqrt(curve[day])
     return sorted(orders, key=lambda o: (o.day, o.second_of_day, o.buyer_id, o.offer.id))

@@ -16,9 +16,13 @@ from sourcing.catalog_sync.demo.activity import (
     HISTORY_DAYS,
     Buyer,
     Order,
+    ScenesSpec,
     demand_curves,
+    load_scenes,
     plan_buyers,
+    plan_scene_shoppers,
     simulate_orders,
+    simulate_scene_orders,
 )
 from sourcing.catalog_sync.demo.catalog import (
     SUPPLIER_COLUMNS,
@@ -108,16 +112,19 @@ def _write_products(
     suppliers: Sequence[Supplier],
     count: int,
     today: date,
-) -> tuple[list[Offer], int]:
-    """Stream products.jsonl; keep only the small offer summaries for buyers and orders."""
+) -> tuple[list[Offer], dict[str, str], int]:
+    """Stream products.jsonl; keep only the small offer summaries (and each offer's leaf
+    category) for buyers and orders."""
     offers: list[Offer] = []
+    leaf_of: dict[str, str] = {}
     skus = 0
     with path.open("w", encoding="utf-8", newline="\n") as out:
         for row, offer in generate_products(rng, vocab, suppliers, count, today):
             out.write(_dumps(row))
             offers.append(offer)
+            leaf_of[offer.id] = row["category"]
             skus += len(offer.sku_ids)
-    return offers, skus
+    return offers, leaf_of, skus
 
 
 def _active_by_category(offers: Iterable[Offer]) -> dict[str, list[Offer]]:
@@ -152,6 +159,34 @@ def _simulate(
     return buyers, simulate_orders(rng, buyers, curves, by_category)
 
 
+def _scene_orders(
+    rng: Random,
+    vocab: Vocabulary,
+    offers: Sequence[Offer],
+    leaf_of: dict[str, str],
+    buyers: Sequence[Buyer],
+    festivals: Sequence[FestivalDay],
+    first_day: date,
+) -> list[Order]:
+    """Themed multi-supplier restocks of some buyers, so baskets carry complements."""
+    spec = load_scenes()
+    _check_scene_leaves(spec, vocab)
+    by_leaf: dict[str, list[Offer]] = {}
+    for offer in offers:
+        if offer.active:
+            by_leaf.setdefault(leaf_of[offer.id], []).append(offer)
+    shoppers = plan_scene_shoppers(rng, spec, buyers, by_leaf)
+    curves = demand_curves(vocab.signals, vocab.top_categories, festivals, first_day)
+    return simulate_scene_orders(rng, spec, shoppers, curves, leaf_of, by_leaf)
+
+
+def _check_scene_leaves(spec: ScenesSpec, vocab: Vocabulary) -> None:
+    known = {leaf.path for leaf in vocab.leaves}
+    unknown = sorted({p for s in spec.scene_baskets for p in s.leaves} - known)
+    if unknown:
+        raise ValueError(f"scenes.json names unknown leaf categories {unknown}")
+
+
 def generate_demo(
     out_dir: Path, *, products: int = 2000, seed: int = 7, today: date
 ) -> DemoManifest:
@@ -181,7 +216,7 @@ def generate_demo(
 
     suppliers = plan_suppliers(vocab, rng, max(MIN_SUPPLIERS, products // PRODUCTS_PER_SUPPLIER))
     _write_csv(paths["suppliers.csv"], SUPPLIER_COLUMNS, (s.csv_row() for s in suppliers))
-    offers, sku_count = _write_products(
+    offers, leaf_of, sku_count = _write_products(
         paths["products.jsonl"], rng, vocab, suppliers, products, today
     )
 
@@ -190,6 +225,9 @@ def generate_demo(
     )
     buyer_count = min(BUYERS_RANGE[1], max(BUYERS_RANGE[0], products // PRODUCTS_PER_BUYER))
     buyers, orders = _simulate(rng, vocab, offers, buyer_count, calendar, first_day)
+    # A separate stream, appended last, keeps every earlier file and order exactly as it was.
+    scene_rng = Random(f"{seed}-scenes")
+    orders += _scene_orders(scene_rng, vocab, offers, leaf_of, buyers, calendar, first_day)
     _write_jsonl(paths["buyers.jsonl"], (b.row() for b in buyers))
     _write_jsonl(paths["orders.jsonl"], _order_rows(orders, first_day))
 
