@@ -12,7 +12,7 @@ import anyio
 import httpx
 import pytest
 import respx
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sourcing.agents.assistant import Assistant, AssistantDeps, AssistantOptions, Turn
 from sourcing.agents.events import (
@@ -31,7 +31,7 @@ from sourcing.catalog_sync.reference import load_reference
 from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.kinds import MessageRole, SyncMode
 from sourcing.domain.repositories.conversations import ConversationRepository
-from sourcing.domain.tables import KnowledgeDoc
+from sourcing.domain.tables import KnowledgeDoc, OrderLine, PurchaseOrder
 from sourcing.prompts.loader import PromptLibrary
 from sourcing.retrieval.embedders import Embedder
 from sourcing.retrieval.knowledge import KnowledgeIndex
@@ -152,7 +152,13 @@ async def test_a_tool_call_then_a_final_answer(
         "supplier_profile",
         "guide",
         "build_bundle",
+        "similar_products",
+        "similar_suppliers",
+        "shelf_fillers",
+        "complete_basket",
     }
+    shelf = next(t for t in first["tools"] if t["function"]["name"] == "shelf_fillers")
+    assert "buyer_id" not in shelf["function"]["parameters"]["properties"]  # the key decides
     assert first["messages"][0]["role"] == "system"
     assert "今天是 2026-11-25" in (first["messages"][0]["content"])
     tool_message = second["messages"][-1]
@@ -444,3 +450,26 @@ async def test_without_an_endpoint_the_offline_planner_answers(skills: SkillDeps
     events = await _run(_assistant(skills, None), "保温杯")
     assert _done(events).mode == "offline"
     assert _text(events).startswith(skills.prompts.render("offline_notice", "zh"))
+
+
+async def test_a_buyers_own_orders_are_the_only_ones_a_tool_reads(
+    respx_mock: respx.MockRouter, skills: SkillDeps, chat: ResilientChat
+) -> None:
+    # The model tries to read another buyer's orders; the key's buyer replaces it.
+    script = wire.Script(
+        wire.tool_call("shelf_fillers", {"buyer_id": "b-0002"}), wire.text("好的。")
+    )
+    respx_mock.post(URL).mock(side_effect=script)
+    events = await _run(_assistant(skills, chat), "我店里的货还能配什么")
+    result = json.loads(script.requests[1]["messages"][-1]["content"])
+    with Session(skills.engine) as session:
+        own = set(
+            session.exec(
+                select(OrderLine.product_id)
+                .join(PurchaseOrder, col(OrderLine.order_id) == col(PurchaseOrder.id))
+                .where(PurchaseOrder.buyer_id == "b-0001")
+            ).all()
+        )
+    assert own
+    assert set(result["stocked"]) <= own
+    assert _done(events).mode == "model"

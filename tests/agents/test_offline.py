@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sourcing.agents.events import Clarify, TextDelta, ToolCall, ToolResult
 from sourcing.agents.offline import OfflinePlanner, detect_language, parse_budget_cents
 from sourcing.agents.router import IntentRouter
 from sourcing.agents.tools import SkillDeps
 from sourcing.catalog_sync.reference import load_reference
-from sourcing.domain.tables import KnowledgeDoc
+from sourcing.domain.tables import KnowledgeDoc, Product
 from sourcing.prompts.loader import PromptLibrary
 from sourcing.retrieval.embedders import Embedder
 from sourcing.retrieval.knowledge import KnowledgeIndex
@@ -139,3 +139,55 @@ def test_a_bundle_without_a_scene_asks_which_one(planner: OfflinePlanner) -> Non
 )
 def test_parse_budget_cents(text: str, budget: int | None) -> None:
     assert parse_budget_cents(text) == budget
+
+
+def _priciest_with_rivals(planner: OfflinePlanner) -> str:
+    """The dearest product of the leaf category with the most suppliers: 平替 should exist."""
+    with Session(planner.deps.engine) as session:
+        products = session.exec(select(Product).where(col(Product.price_cents).is_not(None))).all()
+    suppliers: dict[str, set[str | None]] = {}
+    for product in products:
+        suppliers.setdefault(product.category_path, set()).add(product.supplier_id)
+    leaf = max(suppliers, key=lambda path: len(suppliers[path]))
+    in_leaf = [p for p in products if p.category_path == leaf]
+    return max(in_leaf, key=lambda p: p.price_cents or 0).id
+
+
+def test_an_ask_for_a_cheaper_equivalent_runs_similar_products(planner: OfflinePlanner) -> None:
+    product_id = _priciest_with_rivals(planner)
+    answer = planner.answer(f"{product_id}有没有更便宜的平替")
+    call = next(e for e in answer.events if isinstance(e, ToolCall))
+    assert call.name == "similar_products"
+    assert call.arguments == {"product_id": product_id, "mode": "cheaper"}
+    result = next(e for e in answer.events if isinstance(e, ToolResult))
+    assert result.cards
+    assert all(card["price_difference_cents"] < 0 for card in result.cards)
+    text = _text(answer.events)
+    assert "平替" in text
+    assert all(f"[{card['product_id']}]" in text for card in result.cards)
+
+
+def test_an_ask_for_similar_suppliers_lists_them(planner: OfflinePlanner) -> None:
+    answer = planner.answer("找和s-0002货盘差不多的供应商")
+    call = next(e for e in answer.events if isinstance(e, ToolCall))
+    assert call.name == "similar_suppliers"
+    result = next(e for e in answer.events if isinstance(e, ToolResult))
+    assert all(card["supplier"]["id"] != "s-0002" for card in result.cards)
+
+
+def test_my_shop_means_the_callers_own_orders(planner: OfflinePlanner) -> None:
+    answer = planner.answer("我店里的货还能配什么新品", buyer_id="b-0001")
+    call = next(e for e in answer.events if isinstance(e, ToolCall))
+    assert call.name == "shelf_fillers"
+    assert "buyer_id" not in call.arguments  # set by the service, not shown as an argument
+
+
+def test_completing_a_basket_needs_product_ids(planner: OfflinePlanner) -> None:
+    asked = planner.answer("这几款一起卖还缺什么")
+    assert "p-000123" in _text(asked.events)  # the example id in the question
+    answer = planner.answer("进了p-000010和p-000022，还需要配什么")
+    call = next(e for e in answer.events if isinstance(e, ToolCall))
+    assert call.name == "complete_basket"
+    assert call.arguments == {"product_ids": ["p-000010", "p-000022"]}
+    cards = next(e for e in answer.events if isinstance(e, ToolResult)).cards
+    assert {"p-000010", "p-000022"}.isdisjoint(card["product_id"] for card in cards)

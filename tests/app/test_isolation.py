@@ -80,6 +80,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/v1/chat/completions"): Rule(Policy.OWNER_SCOPED, body=CONTINUE_COMPLETION),
     ("POST", "/v1/bundles"): Rule(Policy.CATALOG, body={"scene": "露营"}),
+    ("GET", "/v1/products/{product_id}/similar"): Rule(Policy.CATALOG),
+    ("GET", "/v1/suppliers/{supplier_id}/similar"): Rule(Policy.CATALOG),
+    ("POST", "/v1/baskets/complete"): Rule(Policy.CATALOG, body={"product_ids": ["{product_id}"]}),
+    ("POST", "/v1/assortment/shelf-fillers"): Rule(
+        Policy.CATALOG, body={"product_ids": ["{product_id}"]}
+    ),
 }
 
 RouteKey = tuple[str, str]

@@ -71,6 +71,12 @@ class Turn:
     # History sent by the caller (the OpenAI-compatible API) instead of the stored one.
     history: tuple[PastMessage, ...] | None = None
 
+    @property
+    def buyer_id(self) -> str | None:
+        """The buyer whose own data (orders) tools may read; None for other keys."""
+        role, _, subject = self.owner.partition(":")
+        return subject if role == "buyer" and subject else None
+
 
 @dataclass
 class TurnRecord:
@@ -162,7 +168,9 @@ class Assistant:
     ) -> list[ChatEvent]:
         started = time.perf_counter()
         answer = await to_thread.run_sync(
-            lambda: self.planner.answer(turn.message, language, notice=notice)
+            lambda: self.planner.answer(
+                turn.message, language, notice=notice, buyer_id=turn.buyer_id
+            )
         )
         record.cited.extend(answer.cited_product_ids)
         record.add_time("offline_ms", started)
@@ -231,7 +239,7 @@ class Assistant:
             for call in calls:
                 yield ToolCall(id=call.id, name=call.name, arguments=call.arguments)
                 tool_started = time.perf_counter()
-                result, artifact = await to_thread.run_sync(_run_tool, tools, call)
+                result, artifact = await to_thread.run_sync(_run_tool, tools, call, turn.buyer_id)
                 record.add_time("tools_ms", tool_started)
                 messages.append(result)
                 grounded.update(artifact.product_ids)
@@ -294,14 +302,9 @@ def _new_call_id() -> str:
     return f"call_{uuid.uuid4().hex[:16]}"
 
 
-def _run_tool(tools: SkillTools, call: ParsedToolCall) -> tuple[ToolMessage, ToolArtifact]:
-    tool = tools.tools.get(call.name)
-    if tool is None:
-        message = f'{{"error":"unknown_tool","message":"no tool named {call.name!r}"}}'
-        return ToolMessage(message, tool_call_id=call.id, status="error"), ToolArtifact()
-    result = tool.invoke(
-        {"type": "tool_call", "name": call.name, "args": call.arguments, "id": call.id}
-    )
-    assert isinstance(result, ToolMessage)
+def _run_tool(
+    tools: SkillTools, call: ParsedToolCall, buyer_id: str | None
+) -> tuple[ToolMessage, ToolArtifact]:
+    result = tools.run(call.id, call.name, call.arguments, buyer_id=buyer_id)
     artifact = result.artifact if isinstance(result.artifact, ToolArtifact) else ToolArtifact()
     return result, artifact

@@ -19,8 +19,9 @@ from sourcing.prompts.loader import LANGUAGES, Language
 from sourcing.retrieval.lexical import has_cjk
 from sourcing.retrieval.query_parser import parse_query
 
-_SUPPLIER_ID = re.compile(r"\bs-\d{3,6}\b", re.IGNORECASE)
-_PRODUCT_ID = re.compile(r"\bp-\d{3,}\b", re.IGNORECASE)
+# Ids sit between Chinese characters too ("和s-0002的"), where \b sees no boundary.
+_SUPPLIER_ID = re.compile(r"(?<![A-Za-z0-9_-])s-\d{3,6}(?![A-Za-z0-9_-])", re.IGNORECASE)
+_PRODUCT_ID = re.compile(r"(?<![A-Za-z0-9_-])p-\d{3,}(?![A-Za-z0-9_-])", re.IGNORECASE)
 # A budget for a whole bundle: 预算5000, 预算 1.2万, 总价3000元, budget 3000, budget of ¥3,000.
 _BUDGET = re.compile(
     r"(?:预算|总价|总共|一共|budget(?:\s+of)?)\s*[:：]?\s*(?:¥|rmb|cny)?\s*"
@@ -29,6 +30,12 @@ _BUDGET = re.compile(
 )
 _BUDGET_SCALE = {"万": 10_000, "千": 1000, "k": 1000}
 _PRICE_FIELDS = {"price_min_cents", "price_max_cents"}
+_MY_ASSORTMENT = re.compile(r"我(的店|店|的货|在卖)|货盘|my (shop|store|assortment)", re.IGNORECASE)
+# Which kind of alternative the buyer wants; the first that matches wins.
+_SIMILAR_MODES = (
+    ("cheaper", re.compile(r"平替|便宜|低价|省钱|cheaper|dupe|budget", re.IGNORECASE)),
+    ("factory_direct", re.compile(r"源头|工厂|厂家|factory", re.IGNORECASE)),
+)
 
 
 def parse_budget_cents(text: str) -> int | None:
@@ -59,9 +66,15 @@ class OfflinePlanner:
         self.tools = {language: SkillTools(deps, language) for language in LANGUAGES}
 
     def answer(
-        self, message: str, language: Language | None = None, *, notice: str = "offline_notice"
+        self,
+        message: str,
+        language: Language | None = None,
+        *,
+        notice: str = "offline_notice",
+        buyer_id: str | None = None,
     ) -> OfflineAnswer:
-        """`notice` names the template that opens the reply: why this answer is offline."""
+        """`notice` names the template that opens the reply: why this answer is offline;
+        `buyer_id` is the caller's own buyer, whose orders a skill may read."""
         language = language or detect_language(message)
         opening = TextDelta(delta=self.deps.prompts.render(notice, language) + "\n")
         intent = self.deps.router.route(message).intent
@@ -71,8 +84,13 @@ class OfflinePlanner:
             return OfflineAnswer([opening, *self._guide(message, language)], [])
         if intent == "supplier_profile":
             return OfflineAnswer([opening, *self._supplier(message, language)], [])
-        if intent == "build_bundle":
-            events, cited = self._bundle(message, language)
+        handlers = {
+            "build_bundle": self._bundle,
+            "similar": lambda text, lang: self._similar(text, lang, buyer_id),
+            "complete_basket": self._complete_basket,
+        }
+        if intent in handlers:
+            events, cited = handlers[intent](message, language)
             return OfflineAnswer([opening, *events], cited)
         events, cited = self._products(message, language)
         return OfflineAnswer([opening, *events], cited)
@@ -110,21 +128,64 @@ class OfflinePlanner:
         cited = [item["product_id"] for item in content["items"]]
         return [call, result, TextDelta(delta=text)], cited
 
+    def _similar(
+        self, message: str, language: Language, buyer_id: str | None
+    ) -> tuple[list[ChatEvent], list[str]]:
+        products = [found.lower() for found in _PRODUCT_ID.findall(message)]
+        suppliers = [found.lower() for found in _SUPPLIER_ID.findall(message)]
+        if suppliers and not products:
+            arguments: dict[str, Any] = {"supplier_id": suppliers[0]}
+            return self._answer_with(
+                "similar_suppliers", arguments, language, "similar_suppliers_answer"
+            )
+        if not products and _MY_ASSORTMENT.search(message) and buyer_id:
+            return self._answer_with("shelf_fillers", {}, language, "shelf_answer", buyer_id)
+        mode = next((m for m, cue in _SIMILAR_MODES if cue.search(message)), "substitutes")
+        anchor = {"product_id": products[0]} if products else {"query_text": message[:500]}
+        return self._answer_with(
+            "similar_products", anchor | {"mode": mode}, language, "similar_answer"
+        )
+
+    def _complete_basket(
+        self, message: str, language: Language
+    ) -> tuple[list[ChatEvent], list[str]]:
+        products = list(dict.fromkeys(found.lower() for found in _PRODUCT_ID.findall(message)))
+        if not products:
+            return [TextDelta(delta=self.deps.prompts.render("ask_products", language))], []
+        arguments = {"product_ids": products[:20]}
+        return self._answer_with("complete_basket", arguments, language, "basket_answer")
+
+    def _answer_with(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        language: Language,
+        template: str,
+        buyer_id: str | None = None,
+    ) -> tuple[list[ChatEvent], list[str]]:
+        """Run one tool and render its result; a failure asks for what would make it work."""
+        call, result, content = self._run_tool(tool, arguments, language, buyer_id)
+        if result is None:
+            return [call, TextDelta(delta=self.deps.prompts.render("ask_products", language))], []
+        text = self.deps.prompts.render(template, language, **content)
+        cited = [card["product_id"] for card in result.cards if "product_id" in card]
+        return [call, result, TextDelta(delta=text)], cited
+
     def _run_tool(
-        self, name: str, arguments: dict[str, Any], language: Language
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        language: Language,
+        buyer_id: str | None = None,
     ) -> tuple[ToolCall, ToolResult | None, dict[str, Any]]:
         """A skill through the model's own tool, so both modes share arguments and cards."""
         call = ToolCall(id=_call_id(), name=name, arguments=arguments)
-        message = (
-            self.tools[language]
-            .tools[name]
-            .invoke({"type": "tool_call", "name": name, "args": arguments, "id": call.id})
-        )
-        if getattr(message, "status", "success") == "error":
+        message = self.tools[language].run(call.id, name, arguments, buyer_id=buyer_id)
+        if message.status == "error":
             return call, None, {}
         artifact = message.artifact
         result = ToolResult(id=call.id, name=name, cards=artifact.cards, data=artifact.data)
-        return call, result, json.loads(message.content)
+        return call, result, json.loads(str(message.content))
 
     def _guide(self, message: str, language: Language) -> list[ChatEvent]:
         call = ToolCall(id=_call_id(), name="guide", arguments={"question": message})

@@ -15,9 +15,18 @@ from sourcing.retrieval.embedders import Embedder
 # A rule match wins outright; otherwise the nearest exemplar decides if it is this close.
 EXEMPLAR_FLOOR = 0.35
 FALLBACK_INTENT = "select_products"  # a buyer on a sourcing platform is mostly looking for goods
-# Rules are tried in this order: a broad ask also trips product cues (找, 推荐), a scene ask
-# names goods, and a rule question that names goods (保温杯能仅退款吗) is still a rule question.
-RULE_ORDER = ("clarify", "build_bundle", "supplier_profile", "guide", "select_products")
+# Rules are tried in this order: a broad ask also trips product cues (找, 推荐); asks for
+# alternatives, complements or a scene name goods (and suppliers); a rule question that names
+# goods (保温杯能仅退款吗) is still a rule question.
+RULE_ORDER = (
+    "clarify",
+    "similar",
+    "complete_basket",
+    "build_bundle",
+    "supplier_profile",
+    "guide",
+    "select_products",
+)
 
 
 class IntentSpec(BaseModel):

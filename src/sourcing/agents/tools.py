@@ -3,31 +3,47 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool, InjectedToolArg, StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine
 
 from sourcing.agents.router import IntentRouter
 from sourcing.agents.skills.build_bundle import (
     BuildBundleInput,
-    CategoryComplements,
     SceneCatalog,
     build_bundle,
     bundle_cards,
     bundle_view,
 )
+from sourcing.agents.skills.complete_basket import CompleteBasketInput, complete_basket
 from sourcing.agents.skills.guide import GuideInput, guide
 from sourcing.agents.skills.select_products import SelectProductsInput, select_products
+from sourcing.agents.skills.similar_assortment import (
+    ShelfFillersInput,
+    SimilarMode,
+    SimilarProductsInput,
+    SimilarSuppliersInput,
+    shelf_fillers,
+    similar_products,
+    similar_suppliers,
+)
 from sourcing.agents.skills.supplier_profile import SupplierProfileInput, supplier_profile
 from sourcing.domain.errors import SourcingError
 from sourcing.domain.money import format_cents
 from sourcing.prompts.loader import Language, PromptLibrary
 from sourcing.retrieval.constraints import Constraints
+from sourcing.retrieval.copurchase import CoPurchase
 from sourcing.retrieval.knowledge import KnowledgeIndex
 from sourcing.retrieval.search import ProductSearch, SearchHit
+
+INJECTED = frozenset({"buyer_id"})  # arguments only the service sets, from the API key
+BUYER_SCOPED = frozenset({"shelf_fillers"})
 
 
 @dataclass(frozen=True)
@@ -40,7 +56,8 @@ class SkillDeps:
     prompts: PromptLibrary
     router: IntentRouter
     scenes: SceneCatalog = field(default_factory=SceneCatalog.load)
-    complements: CategoryComplements | None = None  # co-purchase statistics, when built
+    # Co-purchase statistics as the last `sourcing copurchase build` stored them (maybe empty).
+    copurchase: CoPurchase = field(default_factory=CoPurchase.empty)
 
 
 class SelectProductsArgs(BaseModel):
@@ -70,6 +87,45 @@ class BuildBundleArgs(BaseModel):
     budget_cents: int | None = Field(default=None, ge=1, description="for the whole bundle")
     quantity: int | None = Field(default=None, ge=1, description="units of each item")
     constraints: Constraints = Field(default=Constraints(), description="hard requirements")
+
+
+class SimilarProductsArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: str | None = Field(default=None, max_length=64, description="e.g. p-000123")
+    query_text: str | None = Field(
+        default=None, max_length=500, description="describes the product when there is no id"
+    )
+    mode: SimilarMode = Field(
+        default="substitutes", description="substitutes, cheaper (平替) or factory_direct"
+    )
+    quantity: int | None = Field(default=None, ge=1, description="units, to compare prices")
+    limit: int = Field(default=5, ge=1, le=10)
+
+
+class SimilarSuppliersArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    supplier_id: str = Field(min_length=1, max_length=64)
+    limit: int = Field(default=5, ge=1, le=10)
+
+
+class ShelfFillersArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_ids: list[str] | None = Field(
+        default=None, max_length=200, description="the assortment; omit to use the buyer's orders"
+    )
+    limit: int = Field(default=10, ge=1, le=20)
+    # Set by the service from the API key, never by the model: a buyer's own orders only.
+    buyer_id: Annotated[str | None, InjectedToolArg] = None
+
+
+class CompleteBasketArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_ids: list[str] = Field(min_length=1, max_length=20, description="the basket so far")
+    limit: int = Field(default=8, ge=1, le=20)
 
 
 class GuideArgs(BaseModel):
@@ -124,6 +180,10 @@ class SkillTools:
             ("supplier_profile", SupplierProfileArgs, self._supplier_profile),
             ("guide", GuideArgs, self._guide),
             ("build_bundle", BuildBundleArgs, self._build_bundle),
+            ("similar_products", SimilarProductsArgs, self._similar_products),
+            ("similar_suppliers", SimilarSuppliersArgs, self._similar_suppliers),
+            ("shelf_fillers", ShelfFillersArgs, self._shelf_fillers),
+            ("complete_basket", CompleteBasketArgs, self._complete_basket),
         ]
         self.tools: dict[str, BaseTool] = {
             name: StructuredTool.from_function(
@@ -225,7 +285,7 @@ class SkillTools:
                     language=self.language,
                 ),
                 scenes=self.deps.scenes,
-                complements=self.deps.complements,
+                complements=self.deps.copurchase,
             )
         except SourcingError as exc:
             raise _skill_failure(exc) from exc
@@ -234,6 +294,139 @@ class SkillTools:
         cards = bundle_cards(result)
         return _for_model(bundle_view(result)), ToolArtifact(
             cards=cards, product_ids=[card["product_id"] for card in cards]
+        )
+
+    def run(
+        self, call_id: str, name: str, arguments: dict[str, Any], *, buyer_id: str | None
+    ) -> ToolMessage:
+        """One call, with the values only the service may set put in (and any sent dropped)."""
+        tool = self.tools.get(name)
+        if tool is None:
+            content = _for_model({"error": "unknown_tool", "message": f"no tool named {name!r}"})
+            return ToolMessage(content, tool_call_id=call_id, status="error")
+        args = {key: value for key, value in arguments.items() if key not in INJECTED}
+        if name in BUYER_SCOPED:
+            args["buyer_id"] = buyer_id
+        result = tool.invoke({"type": "tool_call", "name": name, "args": args, "id": call_id})
+        assert isinstance(result, ToolMessage)
+        return result
+
+    def _similar_products(
+        self,
+        product_id: str | None = None,
+        query_text: str | None = None,
+        mode: SimilarMode = "substitutes",
+        quantity: int | None = None,
+        limit: int = 5,
+    ) -> tuple[str, ToolArtifact]:
+        with _as_tool_errors():
+            result = similar_products(
+                self.deps.engine,
+                self.deps.search,
+                SimilarProductsInput(
+                    product_id=product_id,
+                    query_text=query_text,
+                    mode=mode,
+                    quantity=quantity,
+                    limit=limit,
+                    language=self.language,
+                ),
+            )
+        original = result.original
+        content = _for_model(
+            {
+                "original": _product_for_model(original) if original else None,
+                "mode": result.mode,
+                "alternatives": [
+                    _product_for_model(alt.product)
+                    | {
+                        "compared_at_quantity": alt.quantity,
+                        "unit_price_at_quantity": _money(alt.unit_price_cents),
+                        "price_difference": _money(alt.price_difference_cents),
+                        "same": alt.same,
+                        "differs": alt.differs,
+                    }
+                    for alt in result.alternatives
+                ],
+                "note": result.note,
+            }
+        )
+        cards = [
+            alt.product.model_dump(mode="json")
+            | {"price_difference_cents": alt.price_difference_cents, "same": alt.same}
+            | {"differs": alt.differs, "compared_at_quantity": alt.quantity}
+            for alt in result.alternatives
+        ]
+        return content, ToolArtifact(
+            cards=cards,
+            data={"original": original.model_dump(mode="json") if original else None},
+            product_ids=[alt.product.product_id for alt in result.alternatives]
+            + ([original.product_id] if original else []),
+        )
+
+    def _similar_suppliers(self, supplier_id: str, limit: int = 5) -> tuple[str, ToolArtifact]:
+        with _as_tool_errors():
+            result = similar_suppliers(
+                self.deps.engine,
+                SimilarSuppliersInput(
+                    supplier_id=supplier_id.strip().lower(), limit=limit, language=self.language
+                ),
+            )
+        similar = [item.model_dump(mode="json") for item in result.similar]
+        content = _for_model(
+            {"supplier": result.supplier.model_dump(mode="json"), "similar": similar}
+            | {"note": result.note}
+        )
+        return content, ToolArtifact(cards=similar)
+
+    def _shelf_fillers(
+        self,
+        product_ids: list[str] | None = None,
+        limit: int = 10,
+        buyer_id: str | None = None,
+    ) -> tuple[str, ToolArtifact]:
+        if product_ids is None and buyer_id is None:
+            raise ToolException(
+                _for_model({"error": "invalid_arguments", "message": "give product_ids"})
+            )
+        with _as_tool_errors():
+            result = shelf_fillers(
+                self.deps.engine,
+                self.deps.search,
+                ShelfFillersInput(
+                    product_ids=product_ids,
+                    buyer_id=None if product_ids else buyer_id,
+                    limit=limit,
+                    language=self.language,
+                ),
+            )
+        content = _for_model(
+            {
+                "stocked": result.stocked[:20],
+                "fillers": [
+                    _product_for_model(filler.product) | {"why": filler.why}
+                    for filler in result.fillers
+                ],
+                "note": result.note,
+            }
+        )
+        cards = [filler.product.model_dump(mode="json") for filler in result.fillers]
+        return content, ToolArtifact(
+            cards=cards, product_ids=[f.product.product_id for f in result.fillers]
+        )
+
+    def _complete_basket(self, product_ids: list[str], limit: int = 8) -> tuple[str, ToolArtifact]:
+        with _as_tool_errors():
+            result = complete_basket(
+                self.deps.engine,
+                self.deps.search,
+                self.deps.copurchase,
+                CompleteBasketInput(product_ids=product_ids, limit=limit, language=self.language),
+            )
+        suggestions = [item.model_dump(mode="json") for item in result.suggestions]
+        content = _for_model({"suggestions": suggestions, "thin_data": result.thin})
+        return content, ToolArtifact(
+            cards=suggestions, product_ids=[item.product_id for item in result.suggestions]
         )
 
     def _guide(self, question: str) -> tuple[str, ToolArtifact]:
@@ -249,6 +442,21 @@ class SkillTools:
 def _describe_invalid_arguments(exc: Exception) -> str:
     """Bad arguments go back to the model as a short reason, so it can fix them."""
     return _for_model({"error": "invalid_arguments", "message": str(exc)[:500]})
+
+
+def _money(cents: int | None) -> str | None:
+    return format_cents(cents) if cents is not None else None
+
+
+@contextmanager
+def _as_tool_errors() -> Iterator[None]:
+    """Typed skill failures and bad inputs become answers for the model, not crashes."""
+    try:
+        yield
+    except SourcingError as exc:
+        raise _skill_failure(exc) from exc
+    except ValidationError as exc:
+        raise ToolException(_describe_invalid_arguments(exc)) from exc
 
 
 def _skill_failure(exc: SourcingError) -> ToolException:

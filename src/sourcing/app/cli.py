@@ -17,10 +17,18 @@ from sqlmodel import Session
 from starlette.types import ASGIApp
 
 from sourcing.agents.skills.build_bundle import BuildBundleInput, build_bundle, bundle_view
+from sourcing.agents.skills.complete_basket import CompleteBasketInput, complete_basket
+from sourcing.agents.skills.similar_assortment import (
+    SimilarProductsInput,
+    SimilarSuppliersInput,
+    similar_products,
+    similar_suppliers,
+)
 from sourcing.agents.tools import SkillDeps
 from sourcing.app.container import SearchServices, build_container, build_engine, build_search
 from sourcing.app.main import create_app
 from sourcing.app.settings import Settings
+from sourcing.catalog_sync.baskets import CoPurchaseReport, build_copurchase
 from sourcing.catalog_sync.demo import generate_demo
 from sourcing.catalog_sync.feeds import count_rows
 from sourcing.catalog_sync.reference import ReferenceReport, load_reference
@@ -213,6 +221,7 @@ def demo_build(
         if search is not None:
             search.close()
     _print_reference(load_reference(engine, settings.demo_dir))
+    _print_copurchase(build_copurchase(engine))
     _create_key(engine, ApiRole.BUYER, "b-0001")
     _create_key(engine, ApiRole.ADMIN, "")
 
@@ -352,6 +361,91 @@ def _yuan_to_cents(value: float | None) -> int | None:
     return round(value * 100) if value is not None else None
 
 
+copurchase_app = typer.Typer(help="Co-purchase statistics (what is bought together).")
+app.add_typer(copurchase_app, name="copurchase")
+basket_app = typer.Typer(help="Baskets: what goes with what.", no_args_is_help=True)
+app.add_typer(basket_app, name="basket")
+
+
+def _print_copurchase(report: CoPurchaseReport) -> None:
+    console = _console()
+    console.print(
+        f"co-purchase: {report.basket_count} baskets ({report.order_baskets} from orders,"
+        f" {report.file_baskets} from the file), {report.products} products,"
+        f" {report.product_pairs} product rules, {report.category_pairs} category rules"
+    )
+    for problem in report.problems[:MAX_REJECTIONS_SHOWN]:
+        console.print(f"  skipped {problem.file}:{problem.line} {problem.reason}", markup=False)
+
+
+@copurchase_app.command("build")
+def copurchase_build(
+    baskets: Annotated[
+        Path | None, typer.Option(help="a basket file or order-lines CSV (docs/baskets.md)")
+    ] = None,
+    orders: Annotated[bool, typer.Option(help="count the stored orders' baskets too")] = True,
+    min_pairs: Annotated[int, typer.Option(min=1, help="baskets a pair needs to count")] = 2,
+) -> None:
+    """Recompute what is bought together, from orders and/or a basket file; the server reads
+    it at start-up."""
+    engine = build_engine(Settings())
+    report = build_copurchase(
+        engine, basket_file=baskets, use_orders=orders, min_pair_count=min_pairs
+    )
+    _print_copurchase(report)
+
+
+@basket_app.command("complete")
+def basket_complete(
+    product_ids: Annotated[list[str], typer.Argument(help="the basket so far")],
+    limit: Annotated[int, typer.Option(min=1, max=30)] = 10,
+    language: Annotated[str, typer.Option(help="zh or en")] = "zh",
+    as_json: Annotated[bool, typer.Option("--json", help="print the full JSON result")] = False,
+) -> None:
+    """What other buyers usually order with these products."""
+    lang: Language = "en" if language == "en" else "zh"
+    request = CompleteBasketInput(product_ids=product_ids, limit=limit, language=lang)
+    with _skills() as skills:
+        result = complete_basket(skills.engine, skills.search, skills.copurchase, request)
+        values = {"suggestions": [s.model_dump() for s in result.suggestions]}
+        text = skills.prompts.render("basket_answer", lang, thin_data=result.thin, **values)
+    typer.echo(result.model_dump_json(indent=2) if as_json else text)
+
+
+@app.command()
+def similar(
+    product_id: Annotated[str, typer.Argument(help="e.g. p-000123")],
+    mode: Annotated[
+        str, typer.Option(help="substitutes, cheaper or factory_direct")
+    ] = "substitutes",
+    quantity: Annotated[int | None, typer.Option(min=1)] = None,
+    limit: Annotated[int, typer.Option(min=1, max=20)] = 5,
+    language: Annotated[str, typer.Option(help="zh or en")] = "zh",
+) -> None:
+    """Alternatives to a product: other sources, 平替 or factory-direct, as JSON."""
+    lang: Language = "en" if language == "en" else "zh"
+    request = SimilarProductsInput.model_validate(
+        {"product_id": product_id, "mode": mode, "quantity": quantity, "limit": limit}
+        | {"language": lang}
+    )
+    with _skills() as skills:
+        result = similar_products(skills.engine, skills.search, request)
+    typer.echo(result.model_dump_json(indent=2))
+
+
+@app.command("similar-suppliers")
+def similar_suppliers_command(
+    supplier_id: Annotated[str, typer.Argument(help="e.g. s-0001")],
+    limit: Annotated[int, typer.Option(min=1, max=20)] = 5,
+) -> None:
+    """Suppliers with a catalog like this one's, ranked by overlap and trust, as JSON."""
+    with _skills() as skills:
+        result = similar_suppliers(
+            skills.engine, SimilarSuppliersInput(supplier_id=supplier_id, limit=limit)
+        )
+    typer.echo(result.model_dump_json(indent=2))
+
+
 @app.command()
 def bundle(
     scene: Annotated[str, typer.Argument(help="a scene or outfit: 露营, 开学季, camping …")],
@@ -373,7 +467,7 @@ def bundle(
             skills.search,
             request,
             scenes=skills.scenes,
-            complements=skills.complements,
+            complements=skills.copurchase,
         )
         text = skills.prompts.render("bundle_answer", lang, **bundle_view(result))
     typer.echo(result.model_dump_json(indent=2) if as_json else text)
@@ -389,6 +483,22 @@ def eval_bundles(
 
     argv = [f"--products={products}"] + (["--update-baseline"] if update_baseline else [])
     raise typer.Exit(bundle_suite.main(argv))
+
+
+@eval_app.command("assortment")
+def eval_assortment(products: Annotated[int, typer.Option(min=100)] = 2000) -> None:
+    """Substitutes precision@5 (also cross-lingual) and 平替 price checks; 1 on a regression."""
+    from sourcing.eval import assortment_suite
+
+    raise typer.Exit(assortment_suite.main([f"--products={products}"]))
+
+
+@eval_app.command("baskets")
+def eval_baskets(products: Annotated[int, typer.Option(min=100)] = 2000) -> None:
+    """Leave-one-out complete-the-basket hit-rate@10 beside most-popular; 1 on a regression."""
+    from sourcing.eval import basket_suite
+
+    raise typer.Exit(basket_suite.main([f"--products={products}"]))
 
 
 @eval_app.command("retrieval")

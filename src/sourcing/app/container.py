@@ -15,6 +15,7 @@ from sourcing.agents.llm import LLMConfig, ResilientChat, build_chat_model
 from sourcing.agents.router import IntentRouter
 from sourcing.agents.tools import SkillDeps
 from sourcing.app.settings import Settings
+from sourcing.catalog_sync.baskets import load_copurchase
 from sourcing.domain.db import make_engine, migrate
 from sourcing.domain.errors import ConfigurationError
 from sourcing.domain.repositories.reference import ReferenceRepository
@@ -173,6 +174,7 @@ def build_assistant(
         knowledge=KnowledgeIndex.from_docs(docs, search.embedder),
         prompts=PromptLibrary(),
         router=IntentRouter(search.embedder),
+        copurchase=load_copurchase(engine),
     )
     options = AssistantOptions(
         max_tool_steps=settings.max_tool_steps,

@@ -126,6 +126,11 @@ class CoPurchase:
         self._by_category = by_category
 
     @classmethod
+    def empty(cls) -> CoPurchase:
+        """No statistics yet: every input is thin and the callers fall back."""
+        return cls.build([], {})
+
+    @classmethod
     def build(
         cls,
         baskets: Iterable[Sequence[str]],

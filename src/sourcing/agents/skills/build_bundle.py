@@ -79,9 +79,11 @@ def _packaged_scenes() -> SceneCatalog:
 
 
 class CategoryAssociation(Protocol):
-    item: str  # a leaf category path
-    lift: float
-    confidence: float
+    @property
+    def item(self) -> str: ...  # a leaf category path
+
+    @property
+    def lift(self) -> float: ...
 
 
 class CategoryComplements(Protocol):

@@ -61,7 +61,7 @@ class CompleteBasketResult(BaseModel):
 
 @cache
 def _phrases() -> dict[str, dict[str, str]]:
-    text = files("sourcing.agents.skills").joinpath("complete_basket.json").read_text("utf-8")
+    text = files("sourcing.agents").joinpath("data/complete_basket.json").read_text("utf-8")
     phrases: dict[str, dict[str, str]] = json.loads(text)
     return phrases
 
