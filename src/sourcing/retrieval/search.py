@@ -91,6 +91,14 @@ class SupplierCard(BaseModel):
     badges: list[str]
     quality: float
 
+    @classmethod
+    def of(cls, supplier: Supplier, quality: float) -> SupplierCard:
+        shown = {
+            "id", "name", "kind", "province", "city", "industrial_belt", "integrity_score",
+            "fulfilment_48h_rate", "quality_refund_rate", "badges",
+        }  # fmt: skip
+        return cls(**supplier.model_dump(include=shown), quality=round(quality, 3))
+
 
 class SearchHit(BaseModel):
     product_id: str
@@ -108,6 +116,36 @@ class SearchHit(BaseModel):
     supplier: SupplierCard | None
     score: float
     why: list[str]
+
+    @classmethod
+    def of(
+        cls,
+        product: Product,
+        supplier: SupplierCard | None,
+        *,
+        tiers: list[PriceTier],
+        unit_price: int | None,
+        score: float,
+        why: list[str],
+    ) -> SearchHit:
+        """A card for `product`: its listing, prices at the asked quantity, score and reasons."""
+        return cls(
+            product_id=product.id,
+            title=product.title,
+            category_path=product.category_path,
+            image_url=product.image_url,
+            unit=product.unit,
+            moq=product.moq,
+            price_cents=product.price_cents,
+            unit_price_cents=unit_price,
+            price_tiers=tiers,
+            lead_time_days=product.lead_time_days,
+            stock=product.stock,
+            customisable=product.customisable,
+            supplier=supplier,
+            score=round(score, 4),
+            why=why,
+        )
 
 
 class Relaxation(BaseModel):
@@ -397,32 +435,13 @@ class ProductSearch:
         language: Language,
     ) -> SearchHit:
         product, supplier = candidate.product, candidate.supplier
-        card = None
-        if supplier is not None:
-            card = SupplierCard(
-                **supplier.model_dump(
-                    include={
-                        "id", "name", "kind", "province", "city", "industrial_belt",
-                        "integrity_score", "fulfilment_48h_rate", "quality_refund_rate", "badges",
-                    }
-                ),
-                quality=round(candidate.quality or 0.0, 3),
-            )  # fmt: skip
-        return SearchHit(
-            product_id=product.id,
-            title=product.title,
-            category_path=product.category_path,
-            image_url=product.image_url,
-            unit=product.unit,
-            moq=product.moq,
-            price_cents=product.price_cents,
-            unit_price_cents=candidate.unit_price,
-            price_tiers=candidate.tiers,
-            lead_time_days=product.lead_time_days,
-            stock=product.stock,
-            customisable=product.customisable,
-            supplier=card,
-            score=round(candidate.score, 4),
+        card = SupplierCard.of(supplier, candidate.quality or 0.0) if supplier else None
+        return SearchHit.of(
+            product,
+            card,
+            tiers=candidate.tiers,
+            unit_price=candidate.unit_price,
+            score=candidate.score,
             why=_why(
                 product,
                 supplier,

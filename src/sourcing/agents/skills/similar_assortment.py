@@ -106,19 +106,7 @@ def _quality(supplier: Supplier | None) -> float:
 
 
 def _supplier_card(supplier: Supplier) -> SupplierCard:
-    return SupplierCard(
-        id=supplier.id,
-        name=supplier.name,
-        kind=SupplierKind(supplier.kind),
-        province=supplier.province,
-        city=supplier.city,
-        industrial_belt=supplier.industrial_belt,
-        integrity_score=supplier.integrity_score,
-        fulfilment_48h_rate=supplier.fulfilment_48h_rate,
-        quality_refund_rate=supplier.quality_refund_rate,
-        badges=list(supplier.badges),
-        quality=round(_quality(supplier), 3),
-    )
+    return SupplierCard.of(supplier, _quality(supplier))
 
 
 def _trust_line(supplier: Supplier, phrases: dict[str, str]) -> str:
@@ -131,21 +119,12 @@ def _trust_line(supplier: Supplier, phrases: dict[str, str]) -> str:
 
 def _hit(listing: Listing, unit_price: int | None, score: float, why: list[str]) -> SearchHit:
     product, supplier = listing
-    return SearchHit(
-        product_id=product.id,
-        title=product.title,
-        category_path=product.category_path,
-        image_url=product.image_url,
-        unit=product.unit,
-        moq=product.moq,
-        price_cents=product.price_cents,
-        unit_price_cents=unit_price,
-        price_tiers=[PriceTier.model_validate(tier) for tier in product.price_tiers],
-        lead_time_days=product.lead_time_days,
-        stock=product.stock,
-        customisable=product.customisable,
-        supplier=_supplier_card(supplier) if supplier is not None else None,
-        score=round(score, 4),
+    return SearchHit.of(
+        product,
+        _supplier_card(supplier) if supplier is not None else None,
+        tiers=[PriceTier.model_validate(tier) for tier in product.price_tiers],
+        unit_price=unit_price,
+        score=score,
         why=why,
     )
 
