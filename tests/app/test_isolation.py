@@ -19,6 +19,7 @@ from sourcing.app.main import create_app
 from sourcing.app.routes.openai_compat import MODEL_ID
 from sourcing.app.settings import Settings
 from sourcing.domain.kinds import ApiRole
+from sourcing.domain.repositories.alerts import AlertDraft, AlertRepository
 from sourcing.domain.repositories.keys import ApiKeyRepository
 from sourcing.domain.tables import Product, Supplier
 from sourcing.retrieval.embedders import Embedder
@@ -31,6 +32,8 @@ class Policy(StrEnum):
     SELF = "self"  # any key; answers only about the calling key
     ADMIN_ONLY = "admin-only"  # admin keys only; any other role is a 403
     OWNER_SCOPED = "owner-scoped"  # data of the key's owner; anyone else's is a 404
+    BUYER_KEY = "buyer-key"  # a buyer's own data (orders, alerts); other roles are a 403
+    MERCHANT_KEY = "merchant-key"  # a merchant's own catalog; other roles are a 403
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/assortment/shelf-fillers"): Rule(
         Policy.CATALOG, body={"product_ids": ["{product_id}"]}
     ),
+    ("GET", "/v1/opportunities"): Rule(Policy.CATALOG, params={"with_supply": "false"}),
+    ("GET", "/v1/merchant/overview"): Rule(Policy.MERCHANT_KEY),
+    ("POST", "/v1/replenishment/plan"): Rule(Policy.BUYER_KEY, body={}),
+    ("GET", "/v1/alerts"): Rule(Policy.BUYER_KEY),
+    ("POST", "/v1/alerts/{alert_id}/ack"): Rule(Policy.BUYER_KEY),
+    ("GET", "/v1/alerts/stream"): Rule(Policy.BUYER_KEY, params={"wait_s": "0.1"}),
 }
 
 RouteKey = tuple[str, str]
@@ -128,7 +137,8 @@ def _rule(key: RouteKey) -> Rule:
     if key not in ROUTES:
         pytest.fail(
             f"{_route_id(key)} is not classified: add it to ROUTES in {__name__} with its policy "
-            "(PUBLIC, CATALOG, SELF, ADMIN_ONLY or OWNER_SCOPED) and a minimal valid request"
+            "(PUBLIC, CATALOG, SELF, ADMIN_ONLY, OWNER_SCOPED, BUYER_KEY or MERCHANT_KEY) and a "
+            "minimal valid request"
         )
     return ROUTES[key]
 
@@ -189,8 +199,15 @@ def world(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> I
             name: repo.create(role, subject)[1] for name, (role, subject) in subjects.items()
         }
         spare_key, _ = repo.create(ApiRole.EVALUATOR)  # the admin's DELETE /v1/keys revokes it
+        draft = AlertDraft(buyer_id="b-0001", kind="price_up", title="涨价", dedup_key="t:1")
+        alert = AlertRepository(session).add_many([draft])[0]
         session.commit()
-        ids = {"product_id": product.id, "supplier_id": supplier.id, "key_id": str(spare_key.id)}
+        ids = {
+            "product_id": product.id,
+            "supplier_id": supplier.id,
+            "key_id": str(spare_key.id),
+            "alert_id": str(alert.id),
+        }
     container = build_container(settings, embedder=use_embedder)
     headers = {name: {"Authorization": f"Bearer {secret}"} for name, secret in secrets.items()}
     with TestClient(create_app(container=container)) as client:
@@ -291,6 +308,28 @@ def test_shared_catalog_routes_answer_every_role(world: World, key: RouteKey) ->
     for caller in ("buyer_a", "buyer_b", "merchant", "evaluator", "admin"):
         response = world.call(key, caller)
         assert response.status_code == ROUTES[key].ok, f"{caller}: {response.text}"
+
+
+@pytest.mark.parametrize(
+    ("key", "owner"),
+    [
+        pytest.param(key, owner, id=_route_id(key))
+        for key in ALL_ROUTES
+        for policy, owner in ((Policy.BUYER_KEY, "buyer_a"), (Policy.MERCHANT_KEY, "merchant"))
+        if key in ROUTES and ROUTES[key].policy is policy
+    ],
+)
+def test_own_data_routes_answer_only_their_kind_of_key(
+    world: World, key: RouteKey, owner: str
+) -> None:
+    for caller in ("buyer_a", "buyer_b", "merchant", "evaluator", "admin"):
+        if caller.startswith("buyer") == owner.startswith("buyer"):
+            continue
+        response = world.call(key, caller)
+        assert response.status_code == 403, f"{caller}: {response.status_code} {response.text}"
+        assert response.json()["error"]["code"] == "forbidden"
+    response = world.call(key, owner)
+    assert response.status_code == ROUTES[key].ok, response.text
 
 
 @pytest.mark.parametrize("key", _with_policy(Policy.SELF))

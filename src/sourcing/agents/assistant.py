@@ -71,11 +71,19 @@ class Turn:
     # History sent by the caller (the OpenAI-compatible API) instead of the stored one.
     history: tuple[PastMessage, ...] | None = None
 
+    def _subject(self, role: str) -> str | None:
+        owner_role, _, subject = self.owner.partition(":")
+        return subject if owner_role == role and subject else None
+
     @property
     def buyer_id(self) -> str | None:
-        """The buyer whose own data (orders) tools may read; None for other keys."""
-        role, _, subject = self.owner.partition(":")
-        return subject if role == "buyer" and subject else None
+        """The buyer whose own data (orders, alerts) tools may read; None for other keys."""
+        return self._subject("buyer")
+
+    @property
+    def supplier_id(self) -> str | None:
+        """The merchant's own supplier id, for its catalog view; None for other keys."""
+        return self._subject("merchant")
 
 
 @dataclass
@@ -239,7 +247,7 @@ class Assistant:
             for call in calls:
                 yield ToolCall(id=call.id, name=call.name, arguments=call.arguments)
                 tool_started = time.perf_counter()
-                result, artifact = await to_thread.run_sync(_run_tool, tools, call, turn.buyer_id)
+                result, artifact = await to_thread.run_sync(_run_tool, tools, call, turn)
                 record.add_time("tools_ms", tool_started)
                 messages.append(result)
                 grounded.update(artifact.product_ids)
@@ -303,8 +311,10 @@ def _new_call_id() -> str:
 
 
 def _run_tool(
-    tools: SkillTools, call: ParsedToolCall, buyer_id: str | None
+    tools: SkillTools, call: ParsedToolCall, turn: Turn
 ) -> tuple[ToolMessage, ToolArtifact]:
-    result = tools.run(call.id, call.name, call.arguments, buyer_id=buyer_id)
+    result = tools.run(
+        call.id, call.name, call.arguments, buyer_id=turn.buyer_id, supplier_id=turn.supplier_id
+    )
     artifact = result.artifact if isinstance(result.artifact, ToolArtifact) else ToolArtifact()
     return result, artifact

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Annotated, Any
 
 from langchain_core.messages import ToolMessage
@@ -22,7 +23,14 @@ from sourcing.agents.skills.build_bundle import (
     bundle_view,
 )
 from sourcing.agents.skills.complete_basket import CompleteBasketInput, complete_basket
+from sourcing.agents.skills.discover_opportunities import (
+    DiscoverOpportunitiesInput,
+    MerchantViewInput,
+    discover_opportunities,
+    merchant_view,
+)
 from sourcing.agents.skills.guide import GuideInput, guide
+from sourcing.agents.skills.plan_replenishment import PlanReplenishmentInput, plan_replenishment
 from sourcing.agents.skills.select_products import SelectProductsInput, select_products
 from sourcing.agents.skills.similar_assortment import (
     ShelfFillersInput,
@@ -42,8 +50,11 @@ from sourcing.retrieval.copurchase import CoPurchase
 from sourcing.retrieval.knowledge import KnowledgeIndex
 from sourcing.retrieval.search import ProductSearch, SearchHit
 
-INJECTED = frozenset({"buyer_id"})  # arguments only the service sets, from the API key
-BUYER_SCOPED = frozenset({"shelf_fillers"})
+# Arguments only the service sets, from the API key: whose orders, whose catalog.
+INJECTED = frozenset({"buyer_id", "supplier_id_of_key"})
+BUYER_SCOPED = frozenset({"shelf_fillers", "discover_opportunities", "plan_replenishment"})
+MERCHANT_SCOPED = frozenset({"merchant_view"})
+REORDER_LINES_SHOWN = 15  # the most urgent; the model needs no more to answer
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,37 @@ class CompleteBasketArgs(BaseModel):
     limit: int = Field(default=8, ge=1, le=20)
 
 
+class OpportunitiesArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    categories: list[str] | None = Field(
+        default=None, max_length=14, description="first-level categories; default the buyer's"
+    )
+    horizon_days: int = Field(default=60, ge=7, le=180, description="how far ahead to look")
+    limit: int = Field(default=6, ge=1, le=10)
+    buyer_id: Annotated[str | None, InjectedToolArg] = None
+
+
+class ReplenishmentArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_ids: list[str] | None = Field(
+        default=None, max_length=50, description="default: everything the buyer reorders"
+    )
+    service_level: float = Field(default=0.95, ge=0.5, le=0.999)
+    budget_yuan: Decimal | None = Field(default=None, ge=0, description="for this reorder")
+    on_hand: dict[str, int] | None = Field(
+        default=None, description="stock the buyer has, per product or SKU id"
+    )
+    buyer_id: Annotated[str | None, InjectedToolArg] = None
+
+
+class MerchantViewArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    supplier_id_of_key: Annotated[str | None, InjectedToolArg] = None
+
+
 class GuideArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -184,6 +226,9 @@ class SkillTools:
             ("similar_suppliers", SimilarSuppliersArgs, self._similar_suppliers),
             ("shelf_fillers", ShelfFillersArgs, self._shelf_fillers),
             ("complete_basket", CompleteBasketArgs, self._complete_basket),
+            ("discover_opportunities", OpportunitiesArgs, self._opportunities),
+            ("merchant_view", MerchantViewArgs, self._merchant_view),
+            ("plan_replenishment", ReplenishmentArgs, self._replenishment),
         ]
         self.tools: dict[str, BaseTool] = {
             name: StructuredTool.from_function(
@@ -297,7 +342,13 @@ class SkillTools:
         )
 
     def run(
-        self, call_id: str, name: str, arguments: dict[str, Any], *, buyer_id: str | None
+        self,
+        call_id: str,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        buyer_id: str | None,
+        supplier_id: str | None = None,
     ) -> ToolMessage:
         """One call, with the values only the service may set put in (and any sent dropped)."""
         tool = self.tools.get(name)
@@ -307,6 +358,8 @@ class SkillTools:
         args = {key: value for key, value in arguments.items() if key not in INJECTED}
         if name in BUYER_SCOPED:
             args["buyer_id"] = buyer_id
+        if name in MERCHANT_SCOPED:
+            args["supplier_id_of_key"] = supplier_id
         result = tool.invoke({"type": "tool_call", "name": name, "args": args, "id": call_id})
         assert isinstance(result, ToolMessage)
         return result
@@ -428,6 +481,76 @@ class SkillTools:
         return content, ToolArtifact(
             cards=suggestions, product_ids=[item.product_id for item in result.suggestions]
         )
+
+    def _opportunities(
+        self,
+        categories: list[str] | None = None,
+        horizon_days: int = 60,
+        limit: int = 6,
+        buyer_id: str | None = None,
+    ) -> tuple[str, ToolArtifact]:
+        with _as_tool_errors():
+            result = discover_opportunities(
+                self.deps.engine,
+                self.deps.search,
+                DiscoverOpportunitiesInput(
+                    buyer_id=buyer_id,
+                    categories=categories,
+                    horizon_days=horizon_days,
+                    limit=limit,
+                    language=self.language,
+                ),
+            )
+        found = [item.model_dump(mode="json") for item in result.opportunities]
+        supply = [pick for item in result.opportunities for pick in item.supply]
+        return _for_model({"today": str(result.today), "opportunities": found}), ToolArtifact(
+            cards=found, product_ids=[pick.product_id for pick in supply]
+        )
+
+    def _replenishment(
+        self,
+        product_ids: list[str] | None = None,
+        service_level: float = 0.95,
+        budget_yuan: Decimal | None = None,
+        on_hand: dict[str, int] | None = None,
+        buyer_id: str | None = None,
+    ) -> tuple[str, ToolArtifact]:
+        if buyer_id is None:
+            message = "this needs a buyer key: it plans from the buyer's own orders"
+            raise ToolException(_for_model({"error": "forbidden", "message": message}))
+        with _as_tool_errors():
+            plan = plan_replenishment(
+                self.deps.engine,
+                PlanReplenishmentInput(
+                    buyer_id=buyer_id,
+                    product_ids=product_ids,
+                    service_level=service_level,
+                    budget=budget_yuan,
+                    on_hand=on_hand,
+                    language=self.language,
+                ),
+            )
+        due = [line for line in plan.lines if line.reorder_now][:REORDER_LINES_SHOWN]
+        body = plan.model_dump(mode="json", exclude={"lines"}) | {
+            "reorder_now": [line.model_dump(mode="json") for line in due],
+            "lines_checked": len(plan.lines),
+        }
+        return _for_model(body), ToolArtifact(
+            cards=[line.model_dump(mode="json") for line in due],
+            product_ids=[line.product_id for line in due],
+        )
+
+    def _merchant_view(self, supplier_id_of_key: str | None = None) -> tuple[str, ToolArtifact]:
+        if supplier_id_of_key is None:
+            message = "this needs a merchant key: it compares the merchant's own catalog"
+            raise ToolException(_for_model({"error": "forbidden", "message": message}))
+        with _as_tool_errors():
+            view = merchant_view(
+                self.deps.engine,
+                MerchantViewInput(supplier_id=supplier_id_of_key, language=self.language),
+            )
+        body = view.model_dump(mode="json")
+        return _for_model(body), ToolArtifact(data=body)
 
     def _guide(self, question: str) -> tuple[str, ToolArtifact]:
         result = guide(

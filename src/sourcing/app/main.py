@@ -10,7 +10,17 @@ from fastapi import FastAPI
 from sourcing.app.container import Container, build_container
 from sourcing.app.errors import install_error_handlers
 from sourcing.app.limits import BodySizeLimit
-from sourcing.app.routes import assortment, catalog, chat, health, keys, openai_compat, search
+from sourcing.app.routes import (
+    alerts,
+    assortment,
+    catalog,
+    chat,
+    health,
+    keys,
+    openai_compat,
+    proactive,
+    search,
+)
 from sourcing.app.settings import Settings
 
 
@@ -45,4 +55,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(chat.router)
     app.include_router(openai_compat.router)
     app.include_router(assortment.router)
+    app.include_router(alerts.router)
+    app.include_router(proactive.router)
     return app

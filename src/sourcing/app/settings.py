@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         default=r"p-\d{3,}", description="the catalog's product id shape (grounding check)"
     )
 
+    alert_poll_s: float = Field(
+        default=2.0, gt=0, le=60, description="how often a live alert stream looks for new ones"
+    )
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'sourcing.db'}"

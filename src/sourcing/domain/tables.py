@@ -10,6 +10,7 @@ from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from sourcing.domain.kinds import (
+    AlertSeverity,
     ApiRole,
     BuyerChannel,
     KnowledgeKind,
@@ -179,10 +180,29 @@ class Alert(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     buyer_id: str = Field(foreign_key="buyer.id", index=True)
     kind: str
+    severity: AlertSeverity = _enum(AlertSeverity, default=AlertSeverity.INFO)
+    title: str = ""
     payload: dict[str, Any] = _json_dict()
+    action: dict[str, Any] = _json_dict()  # {"type": "open_product" | "show_alternatives" | …}
+    product_id: str | None = Field(default=None, index=True, max_length=64)
+    supplier_id: str | None = Field(default=None, index=True, max_length=64)
+    source_event_id: int | None = None  # the catalog event that raised it, when one did
     dedup_key: str
     created_at: datetime = _created()
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SupplierSnapshot(SQLModel, table=True):
+    """A supplier's trust signals on one day, so alert jobs can see them drop or rise."""
+
+    __tablename__ = "supplier_snapshot"
+
+    supplier_id: str = Field(foreign_key="supplier.id", primary_key=True, max_length=64)
+    day: date = Field(primary_key=True)
+    integrity_score: int
+    quality_refund_rate: float
+    in_stock_products: int
+    active_products: int
 
 
 class TrendSignal(SQLModel, table=True):

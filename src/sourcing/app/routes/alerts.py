@@ -1,0 +1,126 @@
+"""A buyer's alerts: list with filters and paging, acknowledge, and a live SSE stream."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from anyio import to_thread
+from fastapi import APIRouter, Header, Path, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from sourcing.app.auth import Principal
+from sourcing.app.deps import ContainerDep, PrincipalDep, SessionDep
+from sourcing.domain.errors import ForbiddenError
+from sourcing.domain.kinds import AlertSeverity, ApiRole
+from sourcing.domain.repositories.alerts import AlertRepository
+from sourcing.domain.tables import Alert
+
+router = APIRouter(prefix="/v1", tags=["alerts"])
+KEEP_ALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
+
+
+def _buyer_of(principal: Principal) -> str:
+    """Alerts belong to buyers: only a buyer key reads them, and only its own."""
+    if principal.role != ApiRole.BUYER or not principal.subject:
+        raise ForbiddenError("alerts are read with a buyer key", role=principal.role)
+    return principal.subject
+
+
+def _shown(alert: Alert) -> dict[str, Any]:
+    return alert.model_dump(mode="json", exclude={"buyer_id", "dedup_key"})
+
+
+@router.get("/alerts")
+def list_alerts(
+    principal: PrincipalDep,
+    session: SessionDep,
+    unread_only: bool = False,
+    kind: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006
+    severity: AlertSeverity | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> dict[str, Any]:
+    """Newest first; `unread` counts every unread alert, whatever the filters."""
+    buyer = _buyer_of(principal)
+    repo = AlertRepository(session)
+    alerts = repo.for_buyer(
+        buyer,
+        unread_only=unread_only,
+        kinds=kind,
+        severity=severity,
+        limit=limit,
+        offset=offset,
+    )
+    return {
+        "alerts": [_shown(alert) for alert in alerts],
+        "unread": repo.count_unread(buyer),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.post("/alerts/{alert_id}/ack")
+def ack_alert(
+    alert_id: Annotated[int, Path(ge=1)], principal: PrincipalDep, session: SessionDep
+) -> dict[str, Any]:
+    """Marks the alert read; someone else's alert is a 404, like one that does not exist."""
+    alert = AlertRepository(session).ack(_buyer_of(principal), alert_id)
+    session.commit()
+    return _shown(alert)
+
+
+def _after(engine: Engine, buyer: str, last_event_id: str | None, after_id: int | None) -> int:
+    if after_id is not None:
+        return after_id
+    if last_event_id and last_event_id.strip().isdigit():
+        return int(last_event_id)  # a reconnecting EventSource resumes where it stopped
+    with Session(engine) as session:
+        return AlertRepository(session).last_id(buyer)
+
+
+def _newer(engine: Engine, buyer: str, after: int) -> list[Alert]:
+    with Session(engine) as session:
+        return AlertRepository(session).since(buyer, after)
+
+
+async def _stream(
+    engine: Engine, buyer: str, after: int, poll_s: float, wait_s: float
+) -> AsyncIterator[str]:
+    deadline = time.monotonic() + wait_s
+    quiet_since = time.monotonic()
+    yield "retry: 3000\n\n"
+    while time.monotonic() < deadline:
+        for alert in await to_thread.run_sync(_newer, engine, buyer, after):
+            after = alert.id or after
+            quiet_since = time.monotonic()
+            data = json.dumps(_shown(alert), ensure_ascii=False)
+            yield f"id: {after}\nevent: alert\ndata: {data}\n\n"
+        if time.monotonic() - quiet_since >= KEEP_ALIVE_S:
+            quiet_since = time.monotonic()
+            yield ": keep-alive\n\n"
+        await anyio.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+
+
+@router.get("/alerts/stream")
+async def stream_alerts(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    after_id: Annotated[int | None, Query(ge=0)] = None,
+    wait_s: Annotated[float, Query(gt=0, le=3600)] = 300,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """New alerts as they are created (`event: alert`, `id:` the alert id). The stream ends
+    after `wait_s`; EventSource reconnects and resumes from Last-Event-ID."""
+    buyer = _buyer_of(principal)
+    engine = container.engine
+    after = await to_thread.run_sync(_after, engine, buyer, last_event_id, after_id)
+    poll_s = container.settings.alert_poll_s
+    return StreamingResponse(
+        _stream(engine, buyer, after, poll_s, wait_s), media_type="text/event-stream"
+    )
