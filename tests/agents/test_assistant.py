@@ -158,6 +158,8 @@ async def test_a_tool_call_then_a_final_answer(
         "complete_basket",
         "discover_opportunities",
         "merchant_view",
+        "plan_replenishment",
+        "watch_sources",
     }
     shelf = next(t for t in first["tools"] if t["function"]["name"] == "shelf_fillers")
     assert "buyer_id" not in shelf["function"]["parameters"]["properties"]  # the key decides

@@ -191,3 +191,35 @@ def test_completing_a_basket_needs_product_ids(planner: OfflinePlanner) -> None:
     assert call.arguments == {"product_ids": ["p-000010", "p-000022"]}
     cards = next(e for e in answer.events if isinstance(e, ToolResult)).cards
     assert {"p-000010", "p-000022"}.isdisjoint(card["product_id"] for card in cards)
+
+
+def test_a_reorder_question_plans_from_the_callers_own_orders(planner: OfflinePlanner) -> None:
+    answer = planner.answer("有什么需要补货的", buyer_id="b-0001")
+    call = next(e for e in answer.events if isinstance(e, ToolCall))
+    assert call.name == "plan_replenishment"
+    result = next(e for e in answer.events if isinstance(e, ToolResult))
+    assert all(card["reorder_now"] for card in result.cards)
+    text = _text(answer.events)
+    assert "补货" in text
+    assert all(f"[{card['product_id']}]" in text for card in result.cards)
+    anonymous = planner.answer("有什么需要补货的")
+    assert "买家账号" in _text(anonymous.events)  # no buyer key, no one's orders to read
+
+
+def test_what_changed_at_my_suppliers_is_the_watch_report(planner: OfflinePlanner) -> None:
+    answer = planner.answer("what changed at my suppliers?", buyer_id="b-0001")
+    call = next(e for e in answer.events if isinstance(e, ToolCall))
+    assert call.name == "watch_sources"
+    assert next(e for e in answer.events if isinstance(e, ToolResult)).name == "watch_sources"
+    assert _text(answer.events).strip()
+
+
+def test_an_opportunity_question_lists_evidence(planner: OfflinePlanner) -> None:
+    answer = planner.answer("最近有什么商机", buyer_id="b-0001")
+    call = next(e for e in answer.events if isinstance(e, ToolCall))
+    assert call.name == "discover_opportunities"
+    result = next(e for e in answer.events if isinstance(e, ToolResult))
+    text = _text(answer.events)
+    assert result.cards
+    assert "依据" in text
+    assert all(item["why"] for item in result.cards)

@@ -49,6 +49,10 @@ def test_demo_build_loads_every_row_through_catalog_sync(
     assert "rows/s" in out
     assert "new buyer key 3 for b-0001; its secret, shown only now:\nsk-" in out
     assert "new admin key 4; its secret, shown only now:\nsk-" in out
+    assert "co-purchase: " in out
+    assert "alerts: " in out
+    assert _run(["alerts", "run", "--today", "2026-03-15"]) == 0
+    assert "alerts: 0 new (none)" in capsys.readouterr().out  # the build raised them already
 
     assert _run(["index", "catch-up"]) == 0
     assert "re-embedded 0, removed 0" in capsys.readouterr().out

@@ -5,13 +5,19 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from sourcing.agents.skills.discover_opportunities import (
+    DiscoverOpportunitiesInput,
+    discover_opportunities,
+)
+from sourcing.agents.skills.plan_replenishment import PlanReplenishmentInput, plan_replenishment
 from sourcing.agents.skills.watch_sources import (
     DEFAULT_WINDOW,
     AlternativeCache,
@@ -20,9 +26,11 @@ from sourcing.agents.skills.watch_sources import (
     changes_for,
     load_context,
     load_sources,
+    watch_vocabulary,
     with_alternatives,
 )
 from sourcing.domain.db import transaction
+from sourcing.domain.kinds import AlertSeverity
 from sourcing.domain.repositories.alerts import AlertDraft, AlertRepository, SourceRepository
 from sourcing.domain.types import utcnow
 from sourcing.prompts.loader import Language
@@ -201,3 +209,111 @@ def run_alert_jobs(
         snapshots=snapshots,
         failed_sources=failed,
     )
+
+
+def _message(language: Language, key: str, **values: object) -> str:
+    return watch_vocabulary().messages[language][key].format(**values)
+
+
+def replenishment_alerts(
+    engine: Engine, *, today: date | None = None, language: Language = "zh"
+) -> list[AlertDraft]:
+    """A reorder alert for each line that runs out within its lead time.
+
+    Lines merely below their reorder point are in the plan, not the alert feed: with lumpy
+    demand most lines sit there, and an alert for each would drown the urgent ones.
+    """
+    with Session(engine) as session:
+        buyers = SourceRepository(session).buyer_ids()
+    drafts = []
+    for buyer_id in buyers:
+        plan = plan_replenishment(
+            engine, PlanReplenishmentInput(buyer_id=buyer_id, today=today, language=language)
+        )
+        week = plan.today.isocalendar()
+        for line in plan.lines:
+            cover = line.days_of_cover
+            if not line.reorder_now or cover is None or cover > line.lead_time_days:
+                continue
+            drafts.append(
+                AlertDraft(
+                    buyer_id=buyer_id,
+                    kind="reorder",
+                    severity=AlertSeverity.CRITICAL if cover <= 0 else AlertSeverity.WARNING,
+                    title=_message(
+                        language,
+                        "reorder",
+                        product=line.title,
+                        days=max(0, round(cover)),
+                        quantity=line.order_quantity,
+                        unit=line.unit,
+                    ),
+                    # One a week per line: a reminder, not a new alert every run.
+                    dedup_key=f"reorder:{line.product_id}:{line.sku_id or ''}:{week[0]}w{week[1]}",
+                    payload=line.model_dump(mode="json"),
+                    action={
+                        "type": "draft_reorder",
+                        "product_id": line.product_id,
+                        "sku_ids": [line.sku_id] if line.sku_id else [],
+                        "quantity": line.order_quantity,
+                    },
+                    product_id=line.product_id,
+                    supplier_id=line.supplier_id,
+                )
+            )
+    return drafts
+
+
+def festival_alerts(
+    engine: Engine,
+    *,
+    today: date | None = None,
+    within_days: int = 14,
+    language: Language = "zh",
+) -> list[AlertDraft]:
+    """For each buyer, festivals in their categories whose order-by day is near."""
+    with Session(engine) as session:
+        buyers = SourceRepository(session).buyer_ids()
+    drafts = []
+    for buyer_id in buyers:
+        found = discover_opportunities(
+            engine,
+            None,
+            DiscoverOpportunitiesInput(
+                buyer_id=buyer_id,
+                today=today,
+                horizon_days=within_days,
+                with_supply=False,
+                kinds=("festival",),
+                language=language,
+            ),
+        )
+        for item in found.opportunities:
+            if item.festival is None or item.stock_by is None:
+                continue
+            drafts.append(
+                AlertDraft(
+                    buyer_id=buyer_id,
+                    kind="festival",
+                    title=_message(
+                        language,
+                        "festival",
+                        festival=item.festival,
+                        day=item.festival_day,
+                        category=item.category,
+                        stock_by=item.stock_by,
+                    ),
+                    dedup_key=f"festival:{item.festival}:{item.festival_day}:{item.category}",
+                    payload=item.model_dump(mode="json"),
+                    action={"type": "open_opportunities", "category": item.category},
+                )
+            )
+    return drafts
+
+
+def scheduled_sources(*, today: date | None = None, language: Language = "zh") -> list[AlertSource]:
+    """What `sourcing alerts run` adds to the watch source: reorders and festivals."""
+    return [
+        partial(replenishment_alerts, today=today, language=language),
+        partial(festival_alerts, today=today, language=language),
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,9 @@ def detect_language(text: str) -> Language:
     return "zh" if has_cjk(text) else "en"
 
 
+Handler = Callable[[str, Language], tuple[list[ChatEvent], list[str]]]
+
+
 @dataclass(frozen=True)
 class OfflineAnswer:
     events: list[ChatEvent]
@@ -84,10 +88,19 @@ class OfflinePlanner:
             return OfflineAnswer([opening, *self._guide(message, language)], [])
         if intent == "supplier_profile":
             return OfflineAnswer([opening, *self._supplier(message, language)], [])
-        handlers = {
+        handlers: dict[str, Handler] = {
             "build_bundle": self._bundle,
             "similar": lambda text, lang: self._similar(text, lang, buyer_id),
             "complete_basket": self._complete_basket,
+            "replenishment": lambda text, lang: self._answer_with(
+                "plan_replenishment", {}, lang, "replenishment_answer", buyer_id, "needs_buyer_key"
+            ),
+            "watch": lambda text, lang: self._answer_with(
+                "watch_sources", {}, lang, "watch_answer", buyer_id, "needs_buyer_key"
+            ),
+            "opportunities": lambda text, lang: self._answer_with(
+                "discover_opportunities", {}, lang, "opportunities_answer", buyer_id
+            ),
         }
         if intent in handlers:
             events, cited = handlers[intent](message, language)
@@ -162,11 +175,12 @@ class OfflinePlanner:
         language: Language,
         template: str,
         buyer_id: str | None = None,
+        fallback: str = "ask_products",
     ) -> tuple[list[ChatEvent], list[str]]:
         """Run one tool and render its result; a failure asks for what would make it work."""
         call, result, content = self._run_tool(tool, arguments, language, buyer_id)
         if result is None:
-            return [call, TextDelta(delta=self.deps.prompts.render("ask_products", language))], []
+            return [call, TextDelta(delta=self.deps.prompts.render(fallback, language))], []
         text = self.deps.prompts.render(template, language, **content)
         cited = [card["product_id"] for card in result.cards if "product_id" in card]
         return [call, result, TextDelta(delta=text)], cited

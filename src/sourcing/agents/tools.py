@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -42,8 +43,10 @@ from sourcing.agents.skills.similar_assortment import (
     similar_suppliers,
 )
 from sourcing.agents.skills.supplier_profile import SupplierProfileInput, supplier_profile
+from sourcing.agents.skills.watch_sources import WatchSourcesInput, watch_sources
 from sourcing.domain.errors import SourcingError
 from sourcing.domain.money import format_cents
+from sourcing.domain.types import utcnow
 from sourcing.prompts.loader import Language, PromptLibrary
 from sourcing.retrieval.constraints import Constraints
 from sourcing.retrieval.copurchase import CoPurchase
@@ -52,7 +55,9 @@ from sourcing.retrieval.search import ProductSearch, SearchHit
 
 # Arguments only the service sets, from the API key: whose orders, whose catalog.
 INJECTED = frozenset({"buyer_id", "supplier_id_of_key"})
-BUYER_SCOPED = frozenset({"shelf_fillers", "discover_opportunities", "plan_replenishment"})
+BUYER_SCOPED = frozenset(
+    {"shelf_fillers", "discover_opportunities", "plan_replenishment", "watch_sources"}
+)
 MERCHANT_SCOPED = frozenset({"merchant_view"})
 REORDER_LINES_SHOWN = 15  # the most urgent; the model needs no more to answer
 
@@ -164,6 +169,13 @@ class ReplenishmentArgs(BaseModel):
     buyer_id: Annotated[str | None, InjectedToolArg] = None
 
 
+class WatchSourcesArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since_days: int = Field(default=7, ge=1, le=90, description="look this many days back")
+    buyer_id: Annotated[str | None, InjectedToolArg] = None
+
+
 class MerchantViewArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -229,6 +241,7 @@ class SkillTools:
             ("discover_opportunities", OpportunitiesArgs, self._opportunities),
             ("merchant_view", MerchantViewArgs, self._merchant_view),
             ("plan_replenishment", ReplenishmentArgs, self._replenishment),
+            ("watch_sources", WatchSourcesArgs, self._watch_sources),
         ]
         self.tools: dict[str, BaseTool] = {
             name: StructuredTool.from_function(
@@ -538,6 +551,32 @@ class SkillTools:
         return _for_model(body), ToolArtifact(
             cards=[line.model_dump(mode="json") for line in due],
             product_ids=[line.product_id for line in due],
+        )
+
+    def _watch_sources(
+        self, since_days: int = 7, buyer_id: str | None = None
+    ) -> tuple[str, ToolArtifact]:
+        if buyer_id is None:
+            message = "this needs a buyer key: it watches the buyer's own sources"
+            raise ToolException(_for_model({"error": "forbidden", "message": message}))
+        since = utcnow() - timedelta(days=since_days)
+        with _as_tool_errors():
+            report = watch_sources(
+                self.deps.engine,
+                WatchSourcesInput(buyer_id=buyer_id, since=since, language=self.language),
+                self.deps.search,
+            )
+        changes = [change.model_dump(mode="json") for change in report.changes[:20]]
+        alternatives = [
+            card.id
+            for change in report.changes
+            for card in change.alternatives
+            if card.kind == "product"
+        ]
+        body = {"summary": report.text, "changes": changes, "total_changes": len(report.changes)}
+        return _for_model(body), ToolArtifact(
+            cards=changes,
+            product_ids=[c.product_id for c in report.changes if c.product_id] + alternatives,
         )
 
     def _merchant_view(self, supplier_id_of_key: str | None = None) -> tuple[str, ToolArtifact]:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.types import ASGIApp
 
+from sourcing.agents.alerts import AlertRunReport, run_alert_jobs, scheduled_sources
 from sourcing.agents.skills.build_bundle import BuildBundleInput, build_bundle, bundle_view
 from sourcing.agents.skills.complete_basket import CompleteBasketInput, complete_basket
 from sourcing.agents.skills.discover_opportunities import (
@@ -110,10 +111,15 @@ def sync(
         result = _sync_with_progress(engine, path, feed_kind, mode, source, batch_size, search)
         if search is not None:
             search.optimize_if_large(settings.hnsw_min_products)
+        # Every sync feeds the alert feed: what changed at sources buyers bought or watch.
+        alerts = run_alert_jobs(
+            engine, search.search if search else None, sync_run_id=result.run_id
+        )
     finally:
         if search is not None:
             search.close()
     _print_sync(result)
+    _print_alerts(alerts)
     if report is not None:
         report.write_text(result.model_dump_json(indent=2), encoding="utf-8")
 
@@ -229,6 +235,7 @@ def demo_build(
             search.close()
     _print_reference(load_reference(engine, settings.demo_dir))
     _print_copurchase(build_copurchase(engine))
+    _print_alerts(run_alert_jobs(engine, None, scheduled_sources(today=day)))
     _create_key(engine, ApiRole.BUYER, "b-0001")
     _create_key(engine, ApiRole.ADMIN, "")
 
@@ -421,6 +428,37 @@ def basket_complete(
 
 orders_app = typer.Typer(help="Order history.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
+
+
+alerts_app = typer.Typer(help="The proactive alert feed.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+def _print_alerts(report: AlertRunReport) -> None:
+    kinds = ", ".join(f"{kind} {count}" for kind, count in report.by_kind.items()) or "none"
+    _console().print(
+        f"alerts: {report.created} new ({kinds}), {report.skipped_duplicates} already raised"
+        + (f"; failed sources: {', '.join(report.failed_sources)}" if report.failed_sources else "")
+    )
+
+
+@alerts_app.command("run")
+def alerts_run(
+    today: Annotated[str | None, typer.Option(help="YYYY-MM-DD; default today")] = None,
+    language: Annotated[str, typer.Option(help="zh or en")] = "zh",
+) -> None:
+    """Turn source changes, due reorders and near festivals into alerts (safe to repeat)."""
+    settings = Settings()
+    engine = build_engine(settings)
+    lang: Language = "en" if language == "en" else "zh"
+    day = date.fromisoformat(today) if today else None
+    search = build_search(settings, engine)
+    try:
+        sources = scheduled_sources(today=day, language=lang)
+        report = run_alert_jobs(engine, search.search, sources, language=lang)
+    finally:
+        search.close()
+    _print_alerts(report)
 
 
 @orders_app.command("import")

@@ -88,7 +88,7 @@ class _WatchVocabulary(BaseModel):
 
 
 @cache
-def _vocabulary() -> _WatchVocabulary:
+def watch_vocabulary() -> _WatchVocabulary:
     raw = resources.files("sourcing.agents").joinpath("data/watch.json").read_text("utf-8")
     return _WatchVocabulary.model_validate(json.loads(raw))
 
@@ -388,7 +388,7 @@ def _product_change(
         return None
     listing = context.listings.get(group.product_id)
     supplier = listing[1] if listing is not None else None
-    messages = _vocabulary().messages[language]
+    messages = watch_vocabulary().messages[language]
     base: dict[str, Any] = {
         "relations": relations,
         "product_id": group.product_id,
@@ -412,7 +412,7 @@ def _product_change(
     message = _format(
         messages[template],
         product=base["product_title"],
-        skus=_vocabulary().separator[language].join(skus),
+        skus=watch_vocabulary().separator[language].join(skus),
     )
     return SourceChange(**base, kind=kind, severity=severity, sku_ids=skus_shown, message=message)
 
@@ -427,7 +427,7 @@ def _new_arrivals(
         if supplier is not None and supplier.id in sources.followed:
             by_supplier[(group.sync_run_id, supplier.id)].append(group)
     changes = []
-    vocabulary = _vocabulary()
+    vocabulary = watch_vocabulary()
     for (run_id, supplier_id), added in sorted(by_supplier.items()):
         ids = sorted(group.product_id for group in added)
         supplier = context.listings[ids[0]][1]
@@ -461,7 +461,7 @@ def _new_arrivals(
 def _risk_change(
     risk: SupplierRisk, relations: list[Relation], context: WatchContext, language: Language
 ) -> SourceChange:
-    vocabulary = _vocabulary()
+    vocabulary = watch_vocabulary()
     supplier = context.suppliers[risk.supplier_id]
     reasons = [
         vocabulary.reasons[language][reason].format(
@@ -668,7 +668,7 @@ def with_alternatives(
     cached: AlternativeCache,
 ) -> list[SourceChange]:
     """The changes, failing ones with alternatives and a 换供 line in their message."""
-    vocabulary = _vocabulary()
+    vocabulary = watch_vocabulary()
     done = []
     for change in changes:
         found = alternatives_for(engine, search, change, language, cached)
@@ -712,7 +712,7 @@ def watch_sources(
 
 
 def _summary(changes: Sequence[SourceChange], since: datetime, language: Language) -> str:
-    vocabulary = _vocabulary()
+    vocabulary = watch_vocabulary()
     shown = since.date().isoformat()
     if not changes:
         return vocabulary.nothing[language].format(since=shown)
