@@ -28,7 +28,6 @@ forecast demand on hand. Fill rate: share of demand met from stock.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import tempfile
@@ -71,6 +70,7 @@ from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.domain.repositories.orders import OrderedLine, OrderRepository
 from sourcing.eval.machine import describe_machine
 from sourcing.eval.retrieval_suite import DEMO_PRODUCTS, DEMO_SEED, DEMO_TODAY
+from sourcing.eval.suite_cli import GatedSuite
 
 TEST_WEEKS = 8
 SEASON_WEEKS = 4
@@ -390,42 +390,21 @@ def regressions(report: ReplenishmentReport, baseline: ReplenishmentBaseline) ->
     return found
 
 
-def _arguments(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m sourcing.eval.replenishment_suite", description=__doc__
-    )
-    parser.add_argument("--products", type=int, default=DEMO_PRODUCTS, help="demo catalog size")
-    parser.add_argument("--out", type=Path, help="write the JSON report here")
-    parser.add_argument("--baseline", type=Path, default=None, help="baseline JSON to compare")
-    parser.add_argument(
-        "--update-baseline", action="store_true", help="write this run as the committed baseline"
-    )
-    return parser.parse_args(list(argv))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the suite, print the table, compare with the baseline; 1 on a regression."""
-    args = _arguments(sys.argv[1:] if argv is None else argv)
-    report = run_replenishment_suite(args.products)
-    print(table(report))
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        print(f"report: {args.out}")
-    path = args.baseline or default_baseline_path()
-    if args.update_baseline:
-        baseline = ReplenishmentBaseline(
-            catalog=report.catalog,
-            wape=report.methods[GATED].wape,
-            stockout_rate=report.policy[GATED].stockout_rate,
-        )
-        path.write_text(baseline.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        print(f"baseline written to {path}")
-    found = regressions(report, ReplenishmentBaseline.model_validate_json(path.read_text("utf-8")))
-    for line in found:
-        print(f"REGRESSION: {line}")
-    return 1 if found else 0
-
+SUITE = GatedSuite(
+    prog="python -m sourcing.eval.replenishment_suite",
+    description=__doc__,
+    run=run_replenishment_suite,
+    table=table,
+    baseline_of=lambda report: ReplenishmentBaseline(
+        catalog=report.catalog,
+        wape=report.methods[GATED].wape,
+        stockout_rate=report.policy[GATED].stockout_rate,
+    ),
+    baseline_type=ReplenishmentBaseline,
+    baseline_path=default_baseline_path,
+    regressions=regressions,
+)
+main = SUITE.main
 
 if __name__ == "__main__":
     sys.exit(main())
