@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo serve test lint eval bench clean
+.PHONY: install browser demo serve test lint eval bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -32,7 +32,17 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+# The widget's browser tests drive Debian's Chromium (Playwright never downloads a browser);
+# a CJK font makes their screenshots readable.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
+browser:
+	@{ test -x /usr/bin/chromium && test -d /usr/share/fonts/truetype/wqy; } || \
+	  { command -v apt-get >/dev/null && \
+	    { apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES) >/dev/null || \
+	      { apt-get update -q && apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES); }; }; } || \
+	  echo "warning: install Debian's $(BROWSER_PACKAGES) for the browser tests"
+
+test: lint browser
 	$(BIN)/pytest
 
 eval: install

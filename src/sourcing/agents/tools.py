@@ -528,9 +528,9 @@ class SkillTools:
         on_hand: dict[str, int] | None = None,
         buyer_id: str | None = None,
     ) -> tuple[str, ToolArtifact]:
-        if buyer_id is None:
-            message = "this needs a buyer key: it plans from the buyer's own orders"
-            raise ToolException(_for_model({"error": "forbidden", "message": message}))
+        buyer_id = _key_subject(
+            buyer_id, "this needs a buyer key: it plans from the buyer's own orders"
+        )
         with _as_tool_errors():
             plan = plan_replenishment(
                 self.deps.engine,
@@ -556,9 +556,9 @@ class SkillTools:
     def _watch_sources(
         self, since_days: int = 7, buyer_id: str | None = None
     ) -> tuple[str, ToolArtifact]:
-        if buyer_id is None:
-            message = "this needs a buyer key: it watches the buyer's own sources"
-            raise ToolException(_for_model({"error": "forbidden", "message": message}))
+        buyer_id = _key_subject(
+            buyer_id, "this needs a buyer key: it watches the buyer's own sources"
+        )
         since = utcnow() - timedelta(days=since_days)
         with _as_tool_errors():
             report = watch_sources(
@@ -580,9 +580,9 @@ class SkillTools:
         )
 
     def _merchant_view(self, supplier_id_of_key: str | None = None) -> tuple[str, ToolArtifact]:
-        if supplier_id_of_key is None:
-            message = "this needs a merchant key: it compares the merchant's own catalog"
-            raise ToolException(_for_model({"error": "forbidden", "message": message}))
+        supplier_id_of_key = _key_subject(
+            supplier_id_of_key, "this needs a merchant key: it compares the merchant's own catalog"
+        )
         with _as_tool_errors():
             view = merchant_view(
                 self.deps.engine,
@@ -619,6 +619,13 @@ def _as_tool_errors() -> Iterator[None]:
         raise _skill_failure(exc) from exc
     except ValidationError as exc:
         raise ToolException(_describe_invalid_arguments(exc)) from exc
+
+
+def _key_subject(subject: str | None, needs: str) -> str:
+    """The buyer or merchant the API key stands for, or a refusal the model can relay."""
+    if subject is None:
+        raise ToolException(_for_model({"error": "forbidden", "message": needs}))
+    return subject
 
 
 def _skill_failure(exc: SourcingError) -> ToolException:

@@ -236,7 +236,10 @@ def demo_build(
     _print_reference(load_reference(engine, settings.demo_dir))
     _print_copurchase(build_copurchase(engine))
     _print_alerts(run_alert_jobs(engine, None, scheduled_sources(today=day)))
-    _create_key(engine, ApiRole.BUYER, "b-0001")
+    secret = _create_key(engine, ApiRole.BUYER, "b-0001")
+    # The demo page at / signs in as this buyer; the file stays on this machine, in data_dir.
+    settings.widget_key_path.write_text(secret + "\n", encoding="utf-8")
+    settings.widget_key_path.chmod(0o600)
     _create_key(engine, ApiRole.ADMIN, "")
 
 
@@ -249,7 +252,7 @@ def keys_create(
     _create_key(build_engine(Settings()), role, subject)
 
 
-def _create_key(engine: Engine, role: ApiRole, subject: str) -> None:
+def _create_key(engine: Engine, role: ApiRole, subject: str) -> str:
     with Session(engine, expire_on_commit=False) as session:
         key, secret = ApiKeyRepository(session).create(role, subject)
         session.commit()
@@ -257,6 +260,7 @@ def _create_key(engine: Engine, role: ApiRole, subject: str) -> None:
     console = _console()
     console.print(f"new {key.role} key {key.id}{owner}; its secret, shown only now:")
     console.print(secret, markup=False)
+    return secret
 
 
 @keys_app.command("list")

@@ -20,6 +20,7 @@ from sourcing.app.routes import (
     openai_compat,
     proactive,
     search,
+    widget,
 )
 from sourcing.app.settings import Settings
 
@@ -57,4 +58,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(assortment.router)
     app.include_router(alerts.router)
     app.include_router(proactive.router)
+    app.include_router(widget.router)
     return app

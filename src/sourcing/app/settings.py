@@ -63,5 +63,10 @@ class Settings(BaseSettings):
         return self.data_dir / "index" / "products"
 
     @property
+    def widget_key_path(self) -> Path:
+        """The demo buyer's key for the demo page at /; written by `sourcing demo build`."""
+        return self.data_dir / "demo" / "widget-key.txt"
+
+    @property
     def demo_dir(self) -> Path:
         return self.data_dir / "demo"
