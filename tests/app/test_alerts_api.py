@@ -110,3 +110,20 @@ def test_the_live_stream_sends_only_the_buyers_new_alerts_and_resumes(
     assert [event["id"] for event in _events(resumed)] == [ids["a2"]]
     fresh = client.get("/v1/alerts/stream", params={"wait_s": 0.2}, headers=headers["b-0002"])
     assert _events(fresh.text) == []  # a new stream starts from now
+
+
+def test_a_buyer_watches_products_of_their_own(
+    app: tuple[TestClient, Headers, dict[str, int]],
+) -> None:
+    client, headers, _ = app
+    first = client.put("/v1/watches/p-000002", headers=headers["b-0001"])
+    again = client.put("/v1/watches/p-000002", headers=headers["b-0001"])
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    mine = [w["product_id"] for w in client.get("/v1/watches", headers=headers["b-0001"]).json()]
+    theirs = [w["product_id"] for w in client.get("/v1/watches", headers=headers["b-0002"]).json()]
+    assert "p-000002" in mine
+    assert "p-000002" not in theirs
+    assert client.delete("/v1/watches/p-000002", headers=headers["b-0002"]).status_code == 404
+    assert client.delete("/v1/watches/p-000002", headers=headers["b-0001"]).status_code == 204
+    assert client.put("/v1/watches/p-nope", headers=headers["b-0001"]).status_code == 404

@@ -46,7 +46,7 @@ class Rule:
     policy: Policy
     body: dict[str, Any] | None = None
     params: dict[str, str] = field(default_factory=dict)
-    ok: int = 200  # the status the rightful caller gets
+    ok: int | tuple[int, ...] = 200  # the status (or statuses) the rightful caller gets
     lists_conversations: bool = False  # OWNER_SCOPED: a listing, not one owned item
 
 
@@ -95,6 +95,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/merchant/overview"): Rule(Policy.MERCHANT_KEY),
     ("POST", "/v1/replenishment/plan"): Rule(Policy.BUYER_KEY, body={}),
     ("GET", "/v1/alerts"): Rule(Policy.BUYER_KEY),
+    ("GET", "/v1/watches"): Rule(Policy.BUYER_KEY),
+    # Watching is idempotent (201 new, 200 already); unwatching what is not watched is a 404.
+    ("PUT", "/v1/watches/{product_id}"): Rule(Policy.BUYER_KEY, ok=(200, 201)),
+    ("DELETE", "/v1/watches/{product_id}"): Rule(Policy.BUYER_KEY, ok=(204, 404)),
     ("POST", "/v1/alerts/{alert_id}/ack"): Rule(Policy.BUYER_KEY),
     ("GET", "/v1/alerts/stream"): Rule(Policy.BUYER_KEY, params={"wait_s": "0.1"}),
 }
@@ -143,6 +147,10 @@ def _rule(key: RouteKey) -> Rule:
             "minimal valid request"
         )
     return ROUTES[key]
+
+
+def _oks(rule: Rule) -> tuple[int, ...]:
+    return rule.ok if isinstance(rule.ok, tuple) else (rule.ok,)
 
 
 @dataclass
@@ -302,14 +310,14 @@ def test_admin_routes_refuse_every_other_role_with_a_403(world: World, key: Rout
         assert response.status_code == 403, f"{caller}: {response.status_code} {response.text}"
         assert response.json()["error"]["code"] == "forbidden"
     response = world.call(key, "admin")
-    assert response.status_code == ROUTES[key].ok, response.text
+    assert response.status_code in _oks(ROUTES[key]), response.text
 
 
 @pytest.mark.parametrize("key", _with_policy(Policy.CATALOG))
 def test_shared_catalog_routes_answer_every_role(world: World, key: RouteKey) -> None:
     for caller in ("buyer_a", "buyer_b", "merchant", "evaluator", "admin"):
         response = world.call(key, caller)
-        assert response.status_code == ROUTES[key].ok, f"{caller}: {response.text}"
+        assert response.status_code in _oks(ROUTES[key]), f"{caller}: {response.text}"
 
 
 @pytest.mark.parametrize(
@@ -331,7 +339,7 @@ def test_own_data_routes_answer_only_their_kind_of_key(
         assert response.status_code == 403, f"{caller}: {response.status_code} {response.text}"
         assert response.json()["error"]["code"] == "forbidden"
     response = world.call(key, owner)
-    assert response.status_code == ROUTES[key].ok, response.text
+    assert response.status_code in _oks(ROUTES[key]), response.text
 
 
 @pytest.mark.parametrize("key", _with_policy(Policy.SELF))

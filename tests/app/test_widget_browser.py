@@ -177,6 +177,11 @@ def test_chat_streams_text_and_product_cards_and_takes_feedback(
     page.locator("sourcing-chat .bubble").focus()  # keep the focus ring out of the picture
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "widget-desktop.png"))
+    # Watch a product: the alert feed follows it from now on.
+    with page.expect_response(lambda r: "/v1/watches/" in r.url and r.status in (200, 201)):
+        first.locator(".watch").click()
+    expect(first.locator(".watch")).to_have_attribute("aria-pressed", "true")
+    expect(first.locator(".watch")).to_have_text("已关注")
     # Compare two products.
     cards.nth(0).locator(".pick").click()
     cards.nth(1).locator(".pick").click()

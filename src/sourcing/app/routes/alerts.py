@@ -1,4 +1,4 @@
-"""A buyer's alerts: list with filters and paging, acknowledge, and a live SSE stream."""
+"""A buyer's alerts (list, acknowledge, live SSE stream) and the products they watch."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from typing import Annotated, Any
 
 import anyio
 from anyio import to_thread
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from sourcing.app.auth import Principal
-from sourcing.app.deps import ContainerDep, PrincipalDep, SessionDep
+from sourcing.app.deps import ContainerDep, IdPath, PrincipalDep, SessionDep
 from sourcing.domain.errors import ForbiddenError
 from sourcing.domain.kinds import AlertSeverity, ApiRole
 from sourcing.domain.repositories.alerts import AlertRepository
+from sourcing.domain.repositories.watches import WatchRepository
 from sourcing.domain.tables import Alert
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
@@ -124,3 +125,28 @@ async def stream_alerts(
     return StreamingResponse(
         _stream(engine, buyer, after, poll_s, wait_s), media_type="text/event-stream"
     )
+
+
+@router.get("/watches")
+def list_watches(principal: PrincipalDep, session: SessionDep) -> list[dict[str, Any]]:
+    """Products the buyer watches: price, stock and listing changes raise alerts."""
+    watches = WatchRepository(session).for_buyer(_buyer_of(principal))
+    return [watch.model_dump(mode="json", exclude={"buyer_id"}) for watch in watches]
+
+
+@router.put("/watches/{product_id}")
+def watch_product(
+    product_id: IdPath, principal: PrincipalDep, session: SessionDep, response: Response
+) -> dict[str, Any]:
+    """Watch a product (201 when new, 200 when already watched)."""
+    watch, created = WatchRepository(session).add(_buyer_of(principal), product_id)
+    session.commit()
+    response.status_code = 201 if created else 200
+    return watch.model_dump(mode="json", exclude={"buyer_id"})
+
+
+@router.delete("/watches/{product_id}", status_code=204)
+def unwatch_product(product_id: IdPath, principal: PrincipalDep, session: SessionDep) -> Response:
+    WatchRepository(session).remove(_buyer_of(principal), product_id)
+    session.commit()
+    return Response(status_code=204)

@@ -31,7 +31,7 @@
       similar_suppliers: "正在找相似供应商…", shelf_fillers: "正在分析你的货架…", complete_basket: "正在补全采购单…",
       tool: "正在调用工具…", moq: (n, u) => `${n}${u || "件"}起批`, lead: (d) => `${d}天发货`,
       factory: "源头工厂", trader: "贸易商", brand_oem: "品牌代工厂", integrity: (s) => `诚信分${s}`,
-      similar: "相似货源", ask: "问问", askAbout: (t, id) => `介绍一下这款：${t}（${id}）`, compare: "对比",
+      similar: "相似货源", ask: "问问", watch: "关注", watching: "已关注", askAbout: (t, id) => `介绍一下这款：${t}（${id}）`, compare: "对比",
       compareN: (n) => `对比所选 (${n})`, compareMax: "最多对比 4 款", prev: "上一个", next: "下一个",
       price: "单价", stock: "库存", leadTime: "发货", supplier: "供应商", region: "地区", f48: "48h发货率",
       refund: "品质退款率", tiers: "阶梯价", at: (q) => `按 ${q} 件`, good: "有帮助", bad: "没帮助",
@@ -51,7 +51,7 @@
       similar_suppliers: "Finding similar suppliers…", shelf_fillers: "Reading your shelf…", complete_basket: "Completing the basket…",
       tool: "Working…", moq: (n, u) => `MOQ ${n}${u ? " " + u : ""}`, lead: (d) => `ships in ${d} d`,
       factory: "Factory", trader: "Trader", brand_oem: "Brand OEM", integrity: (s) => `Integrity ${s}`,
-      similar: "Similar", ask: "Ask", askAbout: (t, id) => `Tell me about ${t} (${id})`, compare: "Compare",
+      similar: "Similar", ask: "Ask", watch: "Watch", watching: "Watching", askAbout: (t, id) => `Tell me about ${t} (${id})`, compare: "Compare",
       compareN: (n) => `Compare selected (${n})`, compareMax: "Compare up to 4", prev: "Previous", next: "Next",
       price: "Unit price", stock: "Stock", leadTime: "Ships", supplier: "Supplier", region: "Region", f48: "48h dispatch",
       refund: "Quality refunds", tiers: "Price tiers", at: (q) => `at ${q} pcs`, good: "Helpful", bad: "Not helpful",
@@ -538,6 +538,7 @@ table{border-collapse:collapse;font-size:12px;width:100%}
         h("div", { class: "acts" },
           h("button", { type: "button", class: "sim", onclick: () => this.similar(p) }, t.similar),
           h("button", { type: "button", class: "ask", onclick: () => this.send(this.t.askAbout(p.title, p.product_id)) }, t.ask),
+          h("button", { type: "button", class: "watch", "aria-pressed": "false", onclick: (e) => this.watch(p, e.currentTarget) }, t.watch),
           pick));
     }
 
@@ -590,6 +591,15 @@ table{border-collapse:collapse;font-size:12px;width:100%}
       this.add(h("div", { class: "msg bot cmp" }, table));
       this.picked.clear();
       this.syncPicks();
+    }
+
+    async watch(p, button) {
+      // PUT is idempotent: tapping again keeps one watch; the alert feed follows the product.
+      try {
+        await this.api(`/v1/watches/${encodeURIComponent(p.product_id)}`, { method: "PUT" });
+        button.setAttribute("aria-pressed", "true");
+        button.textContent = this.t.watching;
+      } catch (e) { this.status.textContent = e.message; }
     }
 
     async similar(p) {
