@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install browser demo serve test lint eval bench clean
+.PHONY: install browser demo serve test lint eval eval-gate bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -42,11 +42,16 @@ browser:
 	      { apt-get update -q && apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES); }; }; } || \
 	  echo "warning: install Debian's $(BROWSER_PACKAGES) for the browser tests"
 
+# Every offline eval suite on the 2,000-product demo, gated on the committed baselines.
+eval-gate: install
+	$(BIN)/sourcing eval run --repeat 3 --out data/eval/runs
+
 test: lint browser
 	$(BIN)/pytest
+	$(MAKE) eval-gate
 
 eval: install
-	$(BIN)/sourcing eval retrieval
+	$(BIN)/sourcing eval run --repeat 3 --out data/eval/runs
 
 bench: install
 	$(BIN)/sourcing bench sync --products 100000

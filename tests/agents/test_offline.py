@@ -184,7 +184,7 @@ def test_my_shop_means_the_callers_own_orders(planner: OfflinePlanner) -> None:
 
 def test_completing_a_basket_needs_product_ids(planner: OfflinePlanner) -> None:
     asked = planner.answer("这几款一起卖还缺什么")
-    assert "p-000123" in _text(asked.events)  # the example id in the question
+    assert "p-" in _text(asked.events)  # it asks for product ids
     answer = planner.answer("进了p-000010和p-000022，还需要配什么")
     call = next(e for e in answer.events if isinstance(e, ToolCall))
     assert call.name == "complete_basket"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -32,7 +33,7 @@ from sourcing.agents.events import (
     ToolResult,
 )
 from sourcing.agents.grounding import GroundingFilter
-from sourcing.agents.history import PastMessage, grounded_in, to_chat_messages
+from sourcing.agents.history import PastMessage, card_product_ids, grounded_in, to_chat_messages
 from sourcing.agents.llm import ModelUnavailableError, ResilientChat
 from sourcing.agents.offline import OfflinePlanner, detect_language
 from sourcing.agents.toolcalls import ParsedToolCall, ReasoningFilter, ToolCallGate
@@ -155,10 +156,11 @@ class Assistant:
                     yield ErrorEvent(code=exc.code, message=exc.message)
                 else:
                     mode = "offline"
-                    for event in await self._offline(turn, language, "model_fallback", record):
+                    fallback = await self._offline(turn, language, "model_fallback", past, record)
+                    for event in fallback:
                         yield record.see(event)
         else:
-            for event in await self._offline(turn, language, "offline_notice", record):
+            for event in await self._offline(turn, language, "offline_notice", past, record):
                 yield record.see(event)
         await to_thread.run_sync(self._finish, turn, conversation_id, record)
         record.add_time("total_ms", started)
@@ -172,17 +174,46 @@ class Assistant:
         )
 
     async def _offline(
-        self, turn: Turn, language: Language, notice: str, record: TurnRecord
+        self,
+        turn: Turn,
+        language: Language,
+        notice: str,
+        past: Sequence[PastMessage],
+        record: TurnRecord,
     ) -> list[ChatEvent]:
         started = time.perf_counter()
         answer = await to_thread.run_sync(
             lambda: self.planner.answer(
-                turn.message, language, notice=notice, buyer_id=turn.buyer_id
+                turn.message,
+                language,
+                notice=notice,
+                buyer_id=turn.buyer_id,
+                supplier_id=turn.supplier_id,
             )
         )
+        # Templates quote catalog text, which may name products no tool returned: the same
+        # grounding check as the model's answers applies.
+        grounded = grounded_in(past) | {
+            product_id
+            for event in answer.events
+            if isinstance(event, ToolResult)
+            for card in [*event.cards, event.data]
+            for product_id in card_product_ids(card)
+        }
+        # Echoing an id the buyer wrote ("p-000045 有平替吗?") names nothing new.
+        grounded |= set(re.findall(self.deps.options.product_id_pattern, turn.message))
+        flag = self.deps.skills.prompts.render("ungrounded_flag", language)
+        grounding = GroundingFilter(self.deps.options.product_id_pattern, grounded, flag)
+        events = [
+            TextDelta(delta=grounding.feed(event.delta) + grounding.flush())
+            if isinstance(event, TextDelta)
+            else event
+            for event in answer.events
+        ]
         record.cited.extend(answer.cited_product_ids)
+        record.ungrounded.extend(grounding.ungrounded)
         record.add_time("offline_ms", started)
-        return answer.events
+        return events
 
     async def _model_turn(
         self, turn: Turn, language: Language, past: Sequence[PastMessage], record: TurnRecord

@@ -50,11 +50,26 @@ def to_chat_messages(past: Sequence[PastMessage], budget_tokens: int) -> list[Ba
     )
 
 
+def card_product_ids(card: object) -> list[str]:
+    """Product ids a card carries in its id fields (never ids written inside its text)."""
+    if not isinstance(card, dict):
+        return []
+    found = [card["product_id"]] if isinstance(card.get("product_id"), str) else []
+    found += [i for i in card.get("product_ids") or [] if isinstance(i, str)]
+    if card.get("kind") == "product" and isinstance(card.get("id"), str):
+        found.append(card["id"])  # an alternative offered for a failing source
+    for key in ("alternatives", "original", "supply"):
+        nested = card.get(key)
+        for item in nested if isinstance(nested, list) else [nested]:
+            found += card_product_ids(item)
+    return found
+
+
 def grounded_in(past: Sequence[PastMessage]) -> set[str]:
     """Products shown as cards earlier in the conversation may be named again."""
     return {
-        str(card["product_id"])
+        product_id
         for message in past
         for card in message.cards
-        if isinstance(card, dict) and "product_id" in card
+        for product_id in card_product_ids(card)
     }

@@ -76,6 +76,7 @@ class OfflinePlanner:
         *,
         notice: str = "offline_notice",
         buyer_id: str | None = None,
+        supplier_id: str | None = None,
     ) -> OfflineAnswer:
         """`notice` names the template that opens the reply: why this answer is offline;
         `buyer_id` is the caller's own buyer, whose orders a skill may read."""
@@ -100,6 +101,18 @@ class OfflinePlanner:
             ),
             "opportunities": lambda text, lang: self._answer_with(
                 "discover_opportunities", {}, lang, "opportunities_answer", buyer_id
+            ),
+            "merchant_view": lambda text, lang: self._answer_with(
+                "merchant_view",
+                {},
+                lang,
+                "merchant_answer",
+                fallback="needs_merchant_key",
+                supplier_id=supplier_id,
+            ),
+            "off_topic": lambda text, lang: (
+                [TextDelta(delta=self.deps.prompts.render("off_topic", lang))],
+                [],
             ),
         }
         if intent in handlers:
@@ -127,10 +140,12 @@ class OfflinePlanner:
             for name, value in parsed.constraints.model_dump(exclude_defaults=True).items()
             if name not in _PRICE_FIELDS
         }
+        # "under 3000 yuan" in a bundle ask is the bundle's total, like "预算3000".
+        budget = parse_budget_cents(message) or parsed.constraints.price_max_cents
         arguments = {
             "scene": scene.id if scene else None,
             "anchor_product_ids": anchors,
-            "budget_cents": parse_budget_cents(message),
+            "budget_cents": budget,
             "quantity": parsed.quantity,
             "constraints": constraints,
         }
@@ -176,13 +191,14 @@ class OfflinePlanner:
         template: str,
         buyer_id: str | None = None,
         fallback: str = "ask_products",
+        supplier_id: str | None = None,
     ) -> tuple[list[ChatEvent], list[str]]:
         """Run one tool and render its result; a failure asks for what would make it work."""
-        call, result, content = self._run_tool(tool, arguments, language, buyer_id)
+        call, result, content = self._run_tool(tool, arguments, language, buyer_id, supplier_id)
         if result is None:
             return [call, TextDelta(delta=self.deps.prompts.render(fallback, language))], []
         text = self.deps.prompts.render(template, language, **content)
-        cited = [card["product_id"] for card in result.cards if "product_id" in card]
+        cited = [card["product_id"] for card in result.cards if card.get("product_id")]
         return [call, result, TextDelta(delta=text)], cited
 
     def _run_tool(
@@ -191,10 +207,13 @@ class OfflinePlanner:
         arguments: dict[str, Any],
         language: Language,
         buyer_id: str | None = None,
+        supplier_id: str | None = None,
     ) -> tuple[ToolCall, ToolResult | None, dict[str, Any]]:
         """A skill through the model's own tool, so both modes share arguments and cards."""
         call = ToolCall(id=_call_id(), name=name, arguments=arguments)
-        message = self.tools[language].run(call.id, name, arguments, buyer_id=buyer_id)
+        message = self.tools[language].run(
+            call.id, name, arguments, buyer_id=buyer_id, supplier_id=supplier_id
+        )
         if message.status == "error":
             return call, None, {}
         artifact = message.artifact

@@ -20,12 +20,14 @@ FALLBACK_INTENT = "select_products"  # a buyer on a sourcing platform is mostly 
 # goods (保温杯能仅退款吗) is still a rule question.
 RULE_ORDER = (
     "clarify",
+    "off_topic",
+    "merchant_view",
+    "build_bundle",
     "similar",
     "complete_basket",
     "replenishment",
     "watch",
     "opportunities",
-    "build_bundle",
     "supplier_profile",
     "guide",
     "select_products",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -32,8 +34,17 @@ from sourcing.agents.skills.similar_assortment import (
     similar_suppliers,
 )
 from sourcing.agents.tools import SkillDeps
-from sourcing.app.container import SearchServices, build_container, build_engine, build_search
+from sourcing.app.container import (
+    ModelClients,
+    SearchServices,
+    build_container,
+    build_engine,
+    build_model,
+    build_search,
+)
+from sourcing.app.local_model import DEFAULT_MODEL, assemble_model, serve_model
 from sourcing.app.main import create_app
+from sourcing.app.model_cli import model_app
 from sourcing.app.settings import Settings
 from sourcing.catalog_sync.baskets import CoPurchaseReport, build_copurchase
 from sourcing.catalog_sync.demo import generate_demo
@@ -52,6 +63,9 @@ from sourcing.prompts.loader import Language
 from sourcing.retrieval.embedders import Embedder, build_embedder
 from sourcing.retrieval.search import SearchRequest, SearchResult
 
+if TYPE_CHECKING:
+    from sourcing.eval.platform import EvalRun
+
 app = typer.Typer(
     help="Sourcing Assistant: AI sourcing for wholesale buyers.", no_args_is_help=True
 )
@@ -69,10 +83,12 @@ app.add_typer(load_app, name="load")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
+app.add_typer(model_app, name="model")
 keys_app = typer.Typer(help="API keys (a secret is shown once, when made).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 MAX_REJECTIONS_SHOWN = 20
+LOCAL_EVAL_PORT = 8091  # apart from `sourcing model serve`'s 8081, so both can run
 
 
 def _console(*, stderr: bool = False) -> Console:
@@ -642,6 +658,167 @@ def eval_retrieval(
     argv = ["--out", str(out)] + (["--beir", str(beir)] if beir else [])
     argv += ["--update-baseline"] if update_baseline else []
     raise typer.Exit(retrieval_suite.main(argv))
+
+
+# --- evaluation platform: eval run / compare / import-feedback (issue 8) -------------------
+
+
+class EvalModel(StrEnum):
+    OFFLINE = "offline"
+    ENDPOINT = "endpoint"
+    LOCAL = "local"
+
+
+@contextmanager
+def _eval_chat(model: EvalModel) -> Iterator[ModelClients | None]:
+    """The chat model an eval run talks to (None: the offline planner); a local model is
+    assembled, verified, served on 127.0.0.1 for the run and stopped after it."""
+    if model is EvalModel.OFFLINE:
+        yield None
+        return
+    settings = Settings()
+    if model is EvalModel.LOCAL:
+        path = assemble_model(DEFAULT_MODEL, settings.data_dir / "models")
+        with serve_model(path, port=LOCAL_EVAL_PORT, model=DEFAULT_MODEL) as server:
+            local = settings.model_copy(
+                update={"llm_base_url": server.base_url, "llm_model": DEFAULT_MODEL}
+            )
+            clients = build_model(local.model_copy(update={"llm_timeout_s": 120.0}))
+            try:
+                yield clients
+            finally:
+                if clients is not None:
+                    asyncio.run(clients.aclose())
+        return
+    clients = build_model(settings)
+    if clients is None:
+        _console(stderr=True).print(
+            "[red]error:[/red] --model endpoint needs SOURCING_LLM_BASE_URL and SOURCING_LLM_MODEL"
+        )
+        raise typer.Exit(2)
+    try:
+        yield clients
+    finally:
+        asyncio.run(clients.aclose())
+
+
+def _print_headlines(run: EvalRun) -> None:
+    from sourcing.eval.platform_report import HEADER, headline_rows
+
+    table = Table(title=f"eval run: {run.products} products, model {run.model}")
+    for name in HEADER:
+        table.add_column(name, no_wrap=True)
+    for row in headline_rows(run):
+        table.add_row(*row, style="red" if row[5] == "FAIL" else None)
+    # Wider than a pipe's default 80 columns, so CI logs show whole numbers.
+    Console(highlight=False, width=max(Console().width, 110)).print(table)
+
+
+@eval_app.command("run")
+def eval_run(
+    suite: Annotated[
+        list[str] | None,
+        typer.Option(help="a suite or group (assortment, proactive); repeat it; default all"),
+    ] = None,
+    products: Annotated[int, typer.Option(min=100, help="demo catalog size")] = 2000,
+    model: Annotated[EvalModel, typer.Option(help="who answers the conversations")] = (
+        EvalModel.OFFLINE
+    ),
+    repeat: Annotated[int, typer.Option(min=1, help="runs per conversation (pass^k)")] = 1,
+    out: Annotated[Path, typer.Option(help="runs folder; each run gets a timestamped one")] = Path(
+        "data/eval/runs"
+    ),
+) -> None:
+    """Run the eval suites on one demo catalog; write report.json/.md/.html with charts.
+
+    Exits 1 when a suite regresses against its committed baseline.
+    """
+    from sourcing.eval.platform import resolve_suites, run_evaluation
+
+    try:
+        names = resolve_suites(suite or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--suite") from exc
+    with _eval_chat(model) as clients:
+        run = run_evaluation(
+            names,
+            products=products,
+            repeat=repeat,
+            chat=clients.chat if clients else None,
+            out_dir=out,
+            model=str(model),
+        )
+    _print_headlines(run)
+    for line in run.regressions:
+        _console().print(f"[red]REGRESSION[/red] {line}")
+    folder = run.directory
+    _console().print(f"{run.seconds:.1f} s; report: {folder / 'report.html' if folder else '?'}")
+    raise typer.Exit(1 if run.regressions else 0)
+
+
+def _tolerance_option(values: list[str]) -> dict[str, float]:
+    tolerances = {}
+    for value in values:
+        name, _, number = value.partition("=")
+        try:
+            tolerances[name] = float(number)
+        except ValueError as exc:
+            message = f"{value!r} is not METRIC=N"
+            raise typer.BadParameter(message, param_hint="--tolerance") from exc
+    return tolerances
+
+
+@eval_app.command("compare")
+def eval_compare(
+    a: Annotated[Path, typer.Argument(help="the reference run (folder or report.json)")],
+    b: Annotated[Path, typer.Argument(help="the run to judge against it")],
+    tolerance: Annotated[
+        list[str] | None,
+        typer.Option(help="override as METRIC=N or SUITE.METRIC=N; repeat it"),
+    ] = None,
+    cases: Annotated[int, typer.Option(min=0, help="changed cases to list")] = 20,
+) -> None:
+    """Per-metric and per-case differences from run A to run B; 1 on a regression."""
+    from sourcing.eval.platform import compare_runs
+
+    comparison = compare_runs(a, b, _tolerance_option(tolerance or []))
+    table = Table("suite", "metric", "A", "B", "Δ", "tolerance", "")
+    for diff in comparison.metrics:
+        delta = "–" if diff.delta is None else f"{diff.delta:+.4f}"
+        table.add_row(
+            diff.suite,
+            diff.metric,
+            "–" if diff.a is None else f"{diff.a:.4f}",
+            "–" if diff.b is None else f"{diff.b:.4f}",
+            delta,
+            f"{diff.tolerance:.3f}",
+            "REGRESSION" if diff.regressed else "",
+            style="red" if diff.regressed else None,
+        )
+    console = _console()
+    console.print(table)
+    console.print(f"{len(comparison.cases)} per-case differences")
+    for case in comparison.cases[:cases]:
+        console.print(f"  {case.suite} {case.case} {case.metric}: {case.a} -> {case.b}")
+    for name in comparison.only_in_a + comparison.only_in_b:
+        console.print(f"  {name}: in one run only, not compared")
+    raise typer.Exit(1 if comparison.regressions else 0)
+
+
+@eval_app.command("import-feedback")
+def eval_import_feedback(
+    out: Annotated[Path, typer.Option(help="where the draft scenarios go")] = Path(
+        "data/eval/feedback-drafts"
+    ),
+) -> None:
+    """Turn thumbs-down answers into draft conversation scenarios (YAML) to review."""
+    from sourcing.eval.platform import import_feedback
+
+    written = import_feedback(build_engine(Settings()), out)
+    _console().print(f"{written} new draft scenarios in {out}")
+
+
+# --- end of the evaluation platform commands ------------------------------------------------
 
 
 @bench_app.command("retrieval")
