@@ -477,3 +477,23 @@ async def test_a_buyers_own_orders_are_the_only_ones_a_tool_reads(
     assert own
     assert set(result["stocked"]) <= own
     assert _done(events).mode == "model"
+
+
+async def test_a_call_to_an_invented_tool_is_answered_not_shown(
+    respx_mock: respx.MockRouter, skills: SkillDeps, chat: ResilientChat
+) -> None:
+    invented = '```json\n{"name": "5元以下手机壳", "arguments": {"price": 5}}\n```'
+    script = wire.Script(wire.text(invented[:12], invented[12:]), wire.text("我来换个方式查。"))
+    respx_mock.post(URL).mock(side_effect=script)
+    events = await _run(_assistant(skills, chat), "帮我找5元以下的手机壳")
+    assert _text(events) == "我来换个方式查。"
+    assert wire.tool_results(script.requests[1])[-1]["error"] == "unknown_tool"
+
+
+async def test_json_beside_prose_stays_text(
+    respx_mock: respx.MockRouter, skills: SkillDeps, chat: ResilientChat
+) -> None:
+    answer = '下单接口的格式如下：\n```json\n{"name": "订单", "quantity": 100}\n```'
+    respx_mock.post(URL).mock(side_effect=wire.Script(wire.text(answer)))
+    events = await _run(_assistant(skills, chat), "下单数据长什么样")
+    assert _text(events) == answer

@@ -255,6 +255,8 @@ class Assistant:
             embedded: list[ParsedToolCall] = []
             if offer and held.strip():
                 embedded, visible_rest = parse_content_calls(held, set(tools.tools))
+                if not embedded and not "".join(step_text).strip():
+                    embedded, visible_rest = _invented_call(held)
                 held = visible_rest if embedded else held
             tail = grounding.feed(held) + grounding.flush()
             if tail:
@@ -335,6 +337,20 @@ def _calls_of(reply: AIMessageChunk | None, embedded: list[ParsedToolCall]) -> l
         for call in reply.invalid_tool_calls
     ]
     return native + broken + embedded
+
+
+_CALL_NAME = re.compile(r'"name"\s*:\s*"([^"]{1,64})"')
+
+
+def _invented_call(held: str) -> tuple[list[ParsedToolCall], str]:
+    """A message that is nothing but a call to a tool that does not exist (small models invent
+    names): it is run, so the model hears "unknown tool" and the buyer never sees the JSON.
+    With any prose around it, the block was an example and stays text."""
+    names = set(_CALL_NAME.findall(held))
+    if not names:
+        return [], held
+    calls, rest = parse_content_calls(held, names)
+    return (calls, rest) if calls and not rest.strip() else ([], held)
 
 
 def _new_call_id() -> str:
