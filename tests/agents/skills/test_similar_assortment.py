@@ -72,7 +72,11 @@ def test_substitutes_come_from_other_suppliers_in_the_same_leaf(demo: Demo) -> N
 
     assert result.original is not None
     assert result.original.product_id == original.id
-    assert 1 <= len(result.alternatives) <= 5
+    rivals = {
+        s.id for p, s in _by_leaf(demo)[original.category_path] if s.id != original.supplier_id
+    }
+    # One alternative per other supplier in the leaf, up to the limit.
+    assert len(result.alternatives) == min(5, len(rivals))
     suppliers = [a.product.supplier.id for a in result.alternatives if a.product.supplier]
     assert original.supplier_id not in suppliers
     assert len(set(suppliers)) == len(suppliers)  # one second source per supplier
