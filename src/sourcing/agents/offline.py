@@ -11,11 +11,9 @@ from typing import Any
 
 from sourcing.agents.events import ChatEvent, Clarify, TextDelta, ToolCall, ToolResult
 from sourcing.agents.skills.guide import GuideInput, guide
-from sourcing.agents.skills.select_products import SelectProductsInput, select_products
 from sourcing.agents.skills.supplier_profile import SupplierProfileInput, supplier_profile
 from sourcing.agents.tools import SkillDeps, SkillTools
 from sourcing.domain.errors import NotFoundError
-from sourcing.domain.money import format_cents
 from sourcing.prompts.loader import LANGUAGES, Language
 from sourcing.retrieval.lexical import has_cjk
 from sourcing.retrieval.query_parser import parse_query
@@ -31,6 +29,7 @@ _BUDGET = re.compile(
 )
 _BUDGET_SCALE = {"万": 10_000, "千": 1000, "k": 1000}
 _PRICE_FIELDS = {"price_min_cents", "price_max_cents"}
+MAX_QUERY_CHARS = 500  # the search's limit; a longer message is still a product ask
 _MY_ASSORTMENT = re.compile(r"我(的店|店|的货|在卖)|货盘|my (shop|store|assortment)", re.IGNORECASE)
 # Which kind of alternative the buyer wants; the first that matches wins.
 _SIMILAR_MODES = (
@@ -256,43 +255,36 @@ class OfflinePlanner:
         ]
 
     def _products(self, message: str, language: Language) -> tuple[list[ChatEvent], list[str]]:
-        call = ToolCall(id=_call_id(), name="select_products", arguments={"query": message})
-        result = select_products(
-            self.deps.search, SelectProductsInput(query=message, language=language)
+        call, result, content = self._run_tool(
+            "select_products", {"query": message[:MAX_QUERY_CHARS]}, language
         )
-        applied = result.constraints.active() + (["quantity"] if result.quantity else [])
+        if result is None:
+            return [call, TextDelta(delta=self.deps.prompts.render("ask_products", language))], []
+        applied = list(content["applied_constraints"]) + (
+            ["quantity"] if content["quantity"] else []
+        )
         picks = [
             {
-                "title": pick.title,
-                "price": format_cents(pick.unit_price_cents) if pick.unit_price_cents else "面议",
-                "moq": pick.moq,
-                "unit": pick.unit,
-                "supplier": pick.supplier.name if pick.supplier else "",
+                "title": product["title"],
+                "price": product["unit_price"] or "面议",
+                "moq": product["moq"],
+                "unit": product["unit"],
+                "supplier": product["supplier"]["name"] if product["supplier"] else "",
             }
-            for pick in result.picks
+            for product in content["products"]
         ]
         text = self.deps.prompts.render(
             "products_answer",
             language,
             picks=picks,
             applied=applied,
-            relaxations=result.relaxations,
+            relaxations=content["relaxations"],
         )
-        events: list[ChatEvent] = [
-            call,
-            ToolResult(
-                id=call.id,
-                name="select_products",
-                cards=[pick.model_dump(mode="json") for pick in result.picks],
-            ),
-            TextDelta(delta=text),
-        ]
-        if result.nothing_matched and result.relaxations:
-            options = self.deps.prompts.render(
-                "relaxation_options", language, relaxations=result.relaxations
-            )
-            events.append(Clarify(question=text.splitlines()[-1], options=options.splitlines()))
-        return events, [pick.product_id for pick in result.picks]
+        events: list[ChatEvent] = [call, result, TextDelta(delta=text)]
+        options = result.data["relaxation_options"]
+        if content["nothing_matched"] and options:
+            events.append(Clarify(question=text.splitlines()[-1], options=options))
+        return events, [product["id"] for product in content["products"]]
 
 
 def _call_id() -> str:

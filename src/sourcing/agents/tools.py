@@ -294,7 +294,7 @@ class SkillTools:
             options = rendered.splitlines()
         return content, ToolArtifact(
             cards=[hit.model_dump(mode="json") for hit in result.picks],
-            data={"relaxations": relaxations},
+            data={"relaxations": relaxations, "relaxation_options": options},
             product_ids=[hit.product_id for hit in result.picks],
             clarify_options=options,
         )

@@ -7,21 +7,16 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
-from sourcing.catalog_sync.demo import generate_demo
-from sourcing.catalog_sync.reference import load_reference
-from sourcing.catalog_sync.sync import sync_feed
-from sourcing.domain.db import make_engine, migrate
 from sourcing.domain.repositories.orders import Basket, OrderRepository
 from sourcing.eval.machine import describe_machine
 from sourcing.eval.metrics import mean, mrr_at_k
-from sourcing.eval.retrieval_suite import DEMO_PRODUCTS, DEMO_SEED, DEMO_TODAY
-from sourcing.eval.suite_cli import GatedSuite
+from sourcing.eval.retrieval_suite import DEMO_PRODUCTS, DEMO_SEED, DEMO_TODAY, load_demo_catalog
+from sourcing.eval.suite_cli import GatedSuite, baseline_file
 from sourcing.retrieval.copurchase import CoPurchase
 
 K = 10
@@ -64,7 +59,7 @@ class BasketBaseline(BaseModel):
 
 
 def default_baseline_path() -> Path:
-    return Path(str(resources.files("sourcing.eval").joinpath("baselines", "baskets.json")))
+    return baseline_file("baskets.json")
 
 
 def load_default_baseline() -> BasketBaseline:
@@ -73,13 +68,8 @@ def load_default_baseline() -> BasketBaseline:
 
 def demo_baskets(workdir: Path, products: int) -> tuple[list[Basket], dict[str, str]]:
     """Generate and load the demo marketplace; its buyer-day baskets and product categories."""
-    manifest = generate_demo(workdir / "feeds", products=products, seed=DEMO_SEED, today=DEMO_TODAY)
-    engine = make_engine(f"sqlite:///{workdir / 'catalog.db'}")
+    engine, _ = load_demo_catalog(workdir, products=products, reference=True)
     try:
-        migrate(engine)
-        sync_feed(engine, manifest.suppliers_path, kind="suppliers")
-        sync_feed(engine, manifest.products_path, kind="products")
-        load_reference(engine, manifest.out_dir)
         with Session(engine) as session:
             repo = OrderRepository(session)
             return repo.baskets(), repo.all_product_categories()

@@ -13,7 +13,6 @@ import tempfile
 import time
 from collections.abc import Sequence
 from datetime import date, timedelta
-from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -24,17 +23,13 @@ from sourcing.agents.skills.discover_opportunities import (
     DiscoverOpportunitiesInput,
     discover_opportunities,
 )
-from sourcing.catalog_sync.demo import generate_demo
 from sourcing.catalog_sync.demo.vocabulary import TrendKeywordSpec, load_vocabulary
-from sourcing.catalog_sync.reference import load_reference
-from sourcing.catalog_sync.sync import sync_feed
-from sourcing.domain.db import make_engine, migrate
 from sourcing.domain.kinds import TrendSource
 from sourcing.domain.repositories.signals import SignalsRepository
 from sourcing.eval.machine import describe_machine
 from sourcing.eval.metrics import mean
-from sourcing.eval.retrieval_suite import DEMO_PRODUCTS, DEMO_SEED, DEMO_TODAY
-from sourcing.eval.suite_cli import GatedSuite
+from sourcing.eval.retrieval_suite import DEMO_PRODUCTS, DEMO_SEED, DEMO_TODAY, load_demo_catalog
+from sourcing.eval.suite_cli import GatedSuite, baseline_file
 
 K = 10
 TOLERANCE = 0.02
@@ -69,7 +64,7 @@ class OpportunityBaseline(BaseModel):
 
 
 def default_baseline_path() -> Path:
-    return Path(str(resources.files("sourcing.eval").joinpath("baselines", "opportunities.json")))
+    return baseline_file("opportunities.json")
 
 
 def load_default_baseline() -> OpportunityBaseline:
@@ -105,12 +100,7 @@ def month_starts(today: date, count: int = 12) -> list[date]:
 
 def demo_engine(workdir: Path, products: int) -> Engine:
     """The demo marketplace in SQLite with reference data; the index is not needed here."""
-    manifest = generate_demo(workdir / "feeds", products=products, seed=DEMO_SEED, today=DEMO_TODAY)
-    engine = make_engine(f"sqlite:///{workdir / 'catalog.db'}")
-    migrate(engine)
-    sync_feed(engine, manifest.suppliers_path, kind="suppliers")
-    sync_feed(engine, manifest.products_path, kind="products")
-    load_reference(engine, manifest.out_dir)
+    engine, _ = load_demo_catalog(workdir, products=products, reference=True)
     return engine
 
 

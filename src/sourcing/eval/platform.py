@@ -151,6 +151,11 @@ class SuiteSpec:
     needs_model: bool = False  # --repeat applies only where a model makes runs differ
 
 
+def _never(name: str, value: float) -> Metric:
+    """A count that must stay at zero: any at all is a regression."""
+    return _metric(name, value, 0.0, higher_is_better=False, tolerance=0.0)
+
+
 def _metric(name: str, value: float, baseline: float | None, **kwargs: Any) -> Metric:
     return Metric(
         name=name,
@@ -307,13 +312,7 @@ def run_substitutes(ctx: SuiteContext) -> SuiteResult:
                 found.cross_lingual_precision_at_5,
                 baseline.cross_lingual_precision_at_5 if comparable else None,
             ),
-            _metric(
-                "cheaper_violations",
-                found.cheaper_violations,
-                0.0,
-                higher_is_better=False,
-                tolerance=0.0,
-            ),
+            _never("cheaper_violations", found.cheaper_violations),
         ],
         regressions=assortment_suite.compare_to_baseline(found, baseline),
         details=assortment_suite.markdown(found),
@@ -431,13 +430,7 @@ def run_opportunities(ctx: SuiteContext) -> SuiteResult:
                 "precision_at_10", now.precision_at_10, then.precision_at_10 if comparable else None
             ),
             _metric("recall", now.recall, then.recall if comparable else None),
-            _metric(
-                "passed_festivals",
-                found.passed_festivals,
-                0.0,
-                higher_is_better=False,
-                tolerance=0.0,
-            ),
+            _never("passed_festivals", found.passed_festivals),
         ],
         regressions=opportunity_suite.regressions(found, baseline),
         details=opportunity_suite.table(found),
@@ -503,13 +496,7 @@ def run_conversation(ctx: SuiteContext) -> SuiteResult:
             _metric("tool_accuracy", gated.tool_accuracy, None),
             _metric("argument_accuracy", gated.argument_accuracy, None),
             _metric("must_pass_rate", gated.must_pass_rate, None),
-            _metric(
-                "constraint_violations",
-                gated.constraint_violations,
-                0.0,
-                higher_is_better=False,
-                tolerance=0.0,
-            ),
+            _never("constraint_violations", gated.constraint_violations),
         ],
         # Against its own pass rates only the never-allowed checks (violations) can fail.
         regressions=conversation_suite.regressions(
@@ -544,20 +531,8 @@ def run_grounding(ctx: SuiteContext) -> SuiteResult:
         comparable=True,
         metrics=[
             _metric("scenario_pass_rate", summary.scenario_pass_rate, 1.0, tolerance=0.0),
-            _metric(
-                "hallucinated_products",
-                summary.hallucinated_products,
-                0.0,
-                higher_is_better=False,
-                tolerance=0.0,
-            ),
-            _metric(
-                "constraint_violations",
-                summary.constraint_violations,
-                0.0,
-                higher_is_better=False,
-                tolerance=0.0,
-            ),
+            _never("hallucinated_products", summary.hallucinated_products),
+            _never("constraint_violations", summary.constraint_violations),
         ],
         regressions=regressions,
         cases={r.id: {"pass_share": r.passes / max(len(r.runs), 1)} for r in tagged},

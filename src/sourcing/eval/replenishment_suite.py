@@ -36,7 +36,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -61,16 +60,12 @@ from sourcing.agents.skills.plan_replenishment import (
     product_tiers,
     stock_policy,
 )
-from sourcing.catalog_sync.demo import generate_demo
-from sourcing.catalog_sync.reference import load_reference
-from sourcing.catalog_sync.sync import sync_feed
-from sourcing.domain.db import make_engine, migrate
 from sourcing.domain.money import PriceTier
 from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.domain.repositories.orders import OrderedLine, OrderRepository
 from sourcing.eval.machine import describe_machine
-from sourcing.eval.retrieval_suite import DEMO_PRODUCTS, DEMO_SEED, DEMO_TODAY
-from sourcing.eval.suite_cli import GatedSuite
+from sourcing.eval.retrieval_suite import DEMO_PRODUCTS, DEMO_SEED, DEMO_TODAY, load_demo_catalog
+from sourcing.eval.suite_cli import GatedSuite, baseline_file
 
 TEST_WEEKS = 8
 SEASON_WEEKS = 4
@@ -142,18 +137,13 @@ class Case:
 
 
 def default_baseline_path() -> Path:
-    return Path(str(resources.files("sourcing.eval").joinpath("baselines", "replenishment.json")))
+    return baseline_file("replenishment.json")
 
 
 def demo_history(workdir: Path, products: int) -> tuple[list[OrderedLine], dict[str, Terms]]:
     """Generate and load the demo marketplace; every order line and each product's terms."""
-    manifest = generate_demo(workdir / "feeds", products=products, seed=DEMO_SEED, today=DEMO_TODAY)
-    engine = make_engine(f"sqlite:///{workdir / 'catalog.db'}")
+    engine, _ = load_demo_catalog(workdir, products=products, reference=True)
     try:
-        migrate(engine)
-        sync_feed(engine, manifest.suppliers_path, kind="suppliers")
-        sync_feed(engine, manifest.products_path, kind="products")
-        load_reference(engine, manifest.out_dir)
         with Session(engine) as session:
             lines = OrderRepository(session).ordered_lines()
             ids = sorted({line.product_id for line in lines})

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from sourcing.catalog_sync.demo import DemoManifest, generate_demo
+from sourcing.catalog_sync.reference import load_reference
 from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.db import make_engine, migrate
 from sourcing.domain.repositories.catalog import CatalogRepository
@@ -72,6 +73,26 @@ class DemoEnvironment:
         self.engine.dispose()
 
 
+def load_demo_catalog(
+    workdir: Path,
+    *,
+    products: int = DEMO_PRODUCTS,
+    seed: int = DEMO_SEED,
+    today: date = DEMO_TODAY,
+    reference: bool = False,
+) -> tuple[Engine, DemoManifest]:
+    """Generate the demo marketplace into `workdir` and sync it into SQLite there; with
+    `reference`, also its buyers, orders, signals, festivals and knowledge."""
+    manifest = generate_demo(workdir / "feeds", products=products, seed=seed, today=today)
+    engine = make_engine(f"sqlite:///{workdir / 'catalog.db'}")
+    migrate(engine)
+    sync_feed(engine, manifest.suppliers_path, kind="suppliers")
+    sync_feed(engine, manifest.products_path, kind="products")
+    if reference:
+        load_reference(engine, manifest.out_dir)
+    return engine, manifest
+
+
 def build_demo_environment(
     workdir: Path,
     *,
@@ -81,11 +102,7 @@ def build_demo_environment(
     embedder: Embedder | None = None,
 ) -> DemoEnvironment:
     """Generate the demo marketplace into `workdir`, load it and index every product."""
-    manifest = generate_demo(workdir / "feeds", products=products, seed=seed, today=today)
-    engine = make_engine(f"sqlite:///{workdir / 'catalog.db'}")
-    migrate(engine)
-    sync_feed(engine, manifest.suppliers_path, kind="suppliers")
-    sync_feed(engine, manifest.products_path, kind="products")
+    engine, manifest = load_demo_catalog(workdir, products=products, seed=seed, today=today)
     model = embedder if embedder is not None else build_embedder("use")
     index = EdgeProductIndex.open(
         workdir / "index", IndexMeta(embedder=model.name, dim=model.dim), recreate=True

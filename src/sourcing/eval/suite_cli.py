@@ -6,12 +6,19 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
 from sourcing.eval.retrieval_suite import DEMO_PRODUCTS
+
+
+def baseline_file(name: str) -> Path:
+    """A committed baseline under sourcing/eval/baselines/."""
+    return Path(str(resources.files("sourcing.eval").joinpath("baselines", name)))
+
 
 Report = TypeVar("Report", bound=BaseModel)
 Baseline = TypeVar("Baseline", bound=BaseModel)
