@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from sourcing.domain.errors import AuthError, SourcingError
+from sourcing.domain.errors import AuthError, RetryLaterError, SourcingError
 
 
 async def _sourcing_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SourcingError)
     # RFC 9110: a 401 names the scheme the client should authenticate with.
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
+    if isinstance(exc, RetryLaterError):
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
     return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code, headers=headers)
 
 

@@ -69,3 +69,28 @@ class UpstreamError(SourcingError):
 
     status_code = 502
     code = "upstream_error"
+
+
+class RetryLaterError(SourcingError):
+    """A refusal the caller may retry; the handler sends Retry-After with `retry_after_s`."""
+
+    status_code = 503
+    code = "retry_later"
+
+    def __init__(self, message: str, *, retry_after_s: float = 1.0, **details: Any) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, **details)
+        self.retry_after_s = retry_after_s
+
+
+class RateLimitedError(RetryLaterError):
+    """The key (or client) made more requests than its limit allows."""
+
+    status_code = 429
+    code = "rate_limited"
+
+
+class ServiceUnavailableError(RetryLaterError):
+    """A dependency (database, index, model) is down, locked or busy; try again shortly."""
+
+    status_code = 503
+    code = "service_unavailable"
