@@ -200,9 +200,11 @@ def test_the_server_is_configured_as_measured(tmp_path: Path) -> None:
     params = vars(seen["params"])
     assert params["model"].path == str(model)
     assert params["cpuparams"].n_threads == params["cpuparams_batch"].n_threads == 2
-    assert {k: params[k] for k in ("model_alias", "n_ctx", "use_jinja", "hostnames")} == {
+    keys = ("model_alias", "n_ctx", "n_parallel", "use_jinja", "hostnames")
+    assert {k: params[k] for k in keys} == {
         "model_alias": {"tiny"},
-        "n_ctx": 4096,
+        "n_ctx": 2 * 4096,  # two slots of 4,096 tokens, each with its own prompt cache
+        "n_parallel": 2,
         "use_jinja": True,
         "hostnames": ["127.0.0.1"],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -42,7 +43,13 @@ from sourcing.app.container import (
     build_model,
     build_search,
 )
-from sourcing.app.local_model import DEFAULT_MODEL, assemble_model, serve_model
+from sourcing.app.local_model import (
+    DEFAULT_MODEL,
+    MODELS,
+    assemble_model,
+    model_spec,
+    serve_model,
+)
 from sourcing.app.main import create_app
 from sourcing.app.model_cli import model_app
 from sourcing.app.settings import Settings
@@ -670,7 +677,7 @@ class EvalModel(StrEnum):
 
 
 @contextmanager
-def _eval_chat(model: EvalModel) -> Iterator[ModelClients | None]:
+def _eval_chat(model: EvalModel, local_model: str) -> Iterator[ModelClients | None]:
     """The chat model an eval run talks to (None: the offline planner); a local model is
     assembled, verified, served on 127.0.0.1 for the run and stopped after it."""
     if model is EvalModel.OFFLINE:
@@ -678,10 +685,10 @@ def _eval_chat(model: EvalModel) -> Iterator[ModelClients | None]:
         return
     settings = Settings()
     if model is EvalModel.LOCAL:
-        path = assemble_model(DEFAULT_MODEL, settings.data_dir / "models")
-        with serve_model(path, port=LOCAL_EVAL_PORT, model=DEFAULT_MODEL) as server:
+        path = assemble_model(local_model, settings.data_dir / "models")
+        with serve_model(path, port=LOCAL_EVAL_PORT, model=local_model) as server:
             local = settings.model_copy(
-                update={"llm_base_url": server.base_url, "llm_model": DEFAULT_MODEL}
+                update={"llm_base_url": server.base_url, "llm_model": local_model}
             )
             clients = build_model(local.model_copy(update={"llm_timeout_s": 120.0}))
             try:
@@ -728,6 +735,9 @@ def eval_run(
     out: Annotated[Path, typer.Option(help="runs folder; each run gets a timestamped one")] = Path(
         "data/eval/runs"
     ),
+    local_model: Annotated[
+        str, typer.Option(help=f"with --model local: one of {', '.join(MODELS)}")
+    ] = DEFAULT_MODEL,
 ) -> None:
     """Run the eval suites on one demo catalog; write report.json/.md/.html with charts.
 
@@ -739,14 +749,15 @@ def eval_run(
         names = resolve_suites(suite or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--suite") from exc
-    with _eval_chat(model) as clients:
+    model_spec(local_model)  # an unknown name fails before the demo is built
+    with _eval_chat(model, local_model) as clients:
         run = run_evaluation(
             names,
             products=products,
             repeat=repeat,
             chat=clients.chat if clients else None,
             out_dir=out,
-            model=str(model),
+            model=f"local {local_model}" if model is EvalModel.LOCAL else str(model),
         )
     _print_headlines(run)
     for line in run.regressions:
@@ -766,6 +777,61 @@ def _tolerance_option(values: list[str]) -> dict[str, float]:
             message = f"{value!r} is not METRIC=N"
             raise typer.BadParameter(message, param_hint="--tolerance") from exc
     return tolerances
+
+
+@eval_app.command("judge")
+def eval_judge(
+    run: Annotated[
+        Path | None, typer.Argument(help="a saved run whose conversation answers to grade")
+    ] = None,
+    model: Annotated[EvalModel, typer.Option(help="who judges")] = EvalModel.LOCAL,
+    local_model: Annotated[
+        str, typer.Option(help=f"with --model local: one of {', '.join(MODELS)}")
+    ] = DEFAULT_MODEL,
+) -> None:
+    """Model-graded faithfulness and relevance: first against the hand-labelled calibration
+    set (how often the judge agrees), then, given a run, over its conversation answers."""
+    from sourcing.eval.answer_judge import (
+        AnswerJudge,
+        JudgeReport,
+        cases_from_conversations,
+        load_calibration,
+    )
+    from sourcing.prompts.loader import PromptLibrary
+
+    if model is EvalModel.OFFLINE:
+        raise typer.BadParameter("a judge needs a model: local or endpoint", param_hint="--model")
+    answers = None
+    if run is not None:
+        report = json.loads((run / "report.json").read_text("utf-8"))
+        suites = {suite["name"]: suite for suite in report["suites"]}
+        if "conversation" not in suites:
+            raise typer.BadParameter(f"{run} has no conversation suite", param_hint="RUN")
+        answers = cases_from_conversations(suites["conversation"]["report"])
+    model_spec(local_model)
+    with _eval_chat(model, local_model) as clients:
+        assert clients is not None
+        judge = AnswerJudge(clients.chat, PromptLibrary())
+        calibration = asyncio.run(judge.judge(load_calibration()))
+        graded = asyncio.run(judge.judge(answers)) if answers is not None else None
+
+    def show(name: str, found: JudgeReport) -> None:
+        line = f"{name}: {found.judged} judged ({found.failed} failed); faithful"
+        line += f" {found.faithfulness:.3f}, relevant {found.relevance:.3f}"
+        for label, numbers in found.agreement.items():
+            line += f"; {label} agreement {numbers['agreement']:.3f} (kappa {numbers['kappa']:.3f})"
+        typer.echo(line)
+
+    show("calibration (hand labels)", calibration)
+    folder = run or Settings().data_dir / "eval"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {"calibration": calibration.model_dump(mode="json")}
+    if graded is not None:
+        show(f"answers in {run}", graded)
+        out["answers"] = graded.model_dump(mode="json")
+    path = folder / "judge.json"
+    path.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"written: {path}")
 
 
 @eval_app.command("compare")

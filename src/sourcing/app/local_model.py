@@ -281,11 +281,18 @@ def serve_model(
     ctx: int = 4096,
     threads: int = 2,
     *,
+    slots: int = 2,
     model: str = "",
     ready_timeout_s: float = 120.0,
     importer: Importer = importlib.import_module,
 ) -> LocalModelServer:
-    """Start llama.cpp's OpenAI-compatible server on `host:port` and wait until it answers."""
+    """Start llama.cpp's OpenAI-compatible server on `host:port` and wait until it answers.
+
+    Each of the `slots` has `ctx` tokens and keeps its own prompt cache: the system prompt and
+    tool block (~3,300 tokens, a minute of prompt processing on 2 cores) are processed once per
+    slot, and llama.cpp sends each request to the slot whose cached prefix matches it best, so
+    Chinese and English (or buyer and merchant) conversations do not evict each other.
+    """
     xllamacpp = load_xllamacpp(importer)
     if not path.is_file():
         raise ConfigurationError(f"no model file at {path}")
@@ -293,7 +300,8 @@ def serve_model(
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
     params.model_alias = {model or path.stem}
-    params.n_ctx = ctx
+    params.n_parallel = slots
+    params.n_ctx = ctx * slots
     # Qwen's chat template (with its tool section) is a Jinja template in the GGUF.
     params.use_jinja = True
     params.cpuparams.n_threads = threads

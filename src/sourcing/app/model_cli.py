@@ -39,12 +39,15 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8081,
     ctx: Annotated[int, typer.Option(min=512, help="context window in tokens")] = 4096,
     threads: Annotated[int, typer.Option(min=1, help="CPU threads for llama.cpp")] = 2,
+    slots: Annotated[
+        int, typer.Option(min=1, help="parallel conversations, each with its own prompt cache")
+    ] = 2,
 ) -> None:
     """Serve the model on 127.0.0.1 with an OpenAI-compatible API until Ctrl-C."""
     spec = model_spec(model)
     path = assemble_model(spec.name, _models_dir())
     typer.echo(f"loading {path.name} on 127.0.0.1:{port} …", err=True)
-    server = serve_model(path, port=port, ctx=ctx, threads=threads, model=spec.name)
+    server = serve_model(path, port=port, ctx=ctx, threads=threads, slots=slots, model=spec.name)
     typer.echo("ready; point the assistant at it with:")
     typer.echo(f"SOURCING_LLM_BASE_URL={server.base_url} SOURCING_LLM_MODEL={spec.name}")
     try:
