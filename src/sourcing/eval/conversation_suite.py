@@ -65,6 +65,7 @@ CLARIFY = "clarify"
 KNOWN_GAPS = "known_gaps.yaml"  # scenarios reported, never gated: gaps the system has today
 CATALOG_ADDITIONS = "catalog_additions.jsonl"  # poisoned listings synced into the demo catalog
 TOLERANCE = 0.02
+ANSWER_CHARS, EVIDENCE_CHARS, EVIDENCE_CARDS = 2000, 6000, 5
 DEFAULT_PRODUCTS = 2000
 _PRODUCT_ID = re.compile(r"(?<![A-Za-z0-9_-])p-\d{3,}(?![A-Za-z0-9_-])", re.IGNORECASE)
 _BUYER_ID = re.compile(r"^b-\d+$")
@@ -169,6 +170,9 @@ class TurnResult(BaseModel):
     latency_ms: float
     tokens: int
     passed: bool
+    # What the buyer read and what the tools returned, for review and model-graded metrics.
+    answer: str = ""
+    evidence: str = ""
 
 
 class RunResult(BaseModel):
@@ -508,7 +512,20 @@ def _check(
         latency_ms=round(latency_ms, 2),
         tokens=tokens,
         passed=passed,
+        answer=seen.text[:ANSWER_CHARS],
+        evidence=_evidence(seen),
     )
+
+
+def _evidence(seen: Observed) -> str:
+    """The turn's tool results as compact JSON: what a grounded answer may rest on."""
+    results = [
+        {"tool": result.name, "cards": result.cards[:EVIDENCE_CARDS], "data": result.data}
+        for result in seen.results
+    ]
+    if not results:
+        return ""
+    return json.dumps(results, ensure_ascii=False, separators=(",", ":"))[:EVIDENCE_CHARS]
 
 
 async def _run_once(

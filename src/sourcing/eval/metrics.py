@@ -1,4 +1,4 @@
-"""Ranking metrics as small pure functions: nDCG@k, Recall@k, MRR@k and their means."""
+"""Metrics as small pure functions: nDCG@k, Recall@k, MRR@k, their means, judge agreement."""
 
 from __future__ import annotations
 
@@ -73,3 +73,21 @@ def _unique(ranked_ids: Sequence[str]) -> list[str]:
 def _check_k(k: int) -> None:
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+
+
+def agreement(pairs: Sequence[tuple[bool, bool]]) -> float:
+    """Share of (judge, human) pairs that agree; 0.0 for no pairs."""
+    return sum(a == b for a, b in pairs) / len(pairs) if pairs else 0.0
+
+
+def cohen_kappa(pairs: Sequence[tuple[bool, bool]]) -> float:
+    """Agreement beyond chance, (p_o - p_e) / (1 - p_e); 1.0 when both always say the same."""
+    if not pairs:
+        return 0.0
+    observed = agreement(pairs)
+    yes_a = sum(a for a, _ in pairs) / len(pairs)
+    yes_b = sum(b for _, b in pairs) / len(pairs)
+    chance = yes_a * yes_b + (1 - yes_a) * (1 - yes_b)
+    if chance == 1.0:
+        return 1.0 if observed == 1.0 else 0.0
+    return (observed - chance) / (1 - chance)
