@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -95,8 +96,8 @@ def chat() -> Iterator[ResilientChat]:
 
 
 def _assistant(skills: SkillDeps, chat: ResilientChat | None, **options: Any) -> Assistant:
-    today = date(2026, 11, 25)
-    return Assistant(AssistantDeps(skills, chat, AssistantOptions(today=lambda: today, **options)))
+    pinned = replace(skills, today=lambda: date(2026, 11, 25))
+    return Assistant(AssistantDeps(pinned, chat, AssistantOptions(**options)))
 
 
 async def _run(assistant: Assistant, message: str, **turn: Any) -> list[ChatEvent]:
@@ -497,3 +498,34 @@ async def test_json_beside_prose_stays_text(
     respx_mock.post(URL).mock(side_effect=wire.Script(wire.text(answer)))
     events = await _run(_assistant(skills, chat), "下单数据长什么样")
     assert _text(events) == answer
+
+
+async def test_a_turn_past_its_token_budget_is_offered_no_more_tools(
+    respx_mock: respx.MockRouter, skills: SkillDeps, chat: ResilientChat
+) -> None:
+    keeps_calling = wire.tool_call("select_products", {"query": "保温杯"})  # 90 tokens each
+    script = wire.Script(keeps_calling, keeps_calling, wire.text("以上是结果。"))
+    respx_mock.post(URL).mock(side_effect=script)
+    events = await _run(_assistant(skills, chat, max_turn_tokens=150, max_tool_steps=4), "保温杯")
+    assert [e.type for e in events].count("tool_call") == 2
+    assert ["tools" in request for request in script.requests] == [True, True, False]
+    assert _text(events).endswith("以上是结果。")
+    assert _done(events).usage["total_tokens"] == 90 + 90 + 120
+
+
+async def test_every_model_call_carries_the_completion_token_cap(
+    respx_mock: respx.MockRouter, skills: SkillDeps
+) -> None:
+    config = LLMConfig(base_url=BASE_URL, model="m", api_key="k", max_tokens=64)
+    async with httpx.AsyncClient() as async_client:
+        with httpx.Client() as sync_client:
+            model = build_chat_model(
+                config, http_client=sync_client, http_async_client=async_client
+            )
+            capped = ResilientChat.from_config(model, config, async_sleep=_no_sleep)
+            script = wire.Script(
+                wire.tool_call("select_products", {"query": "保温杯"}), wire.text("好的")
+            )
+            respx_mock.post(URL).mock(side_effect=script)
+            await _run(_assistant(skills, capped), "保温杯")
+    assert [request.get("max_completion_tokens") for request in script.requests] == [64, 64]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,6 +18,7 @@ from sourcing.agents.llm import (
     BreakerState,
     CircuitBreaker,
     LLMConfig,
+    ModelDeadlineError,
     ModelUnavailableError,
     ResilientChat,
     build_chat_model,
@@ -353,3 +356,50 @@ def test_local_bugs_are_not_disguised_as_upstream_errors(
         chat.invoke(PROMPT)
     assert route.call_count == 1
     assert chat.breaker.state is BreakerState.CLOSED
+
+
+class Trickle(httpx.AsyncByteStream):
+    """A stream whose second chunk comes after the caller's deadline."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for text in ("slow", "er"):
+            event = {
+                "id": "c1",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": "m",
+                "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+            }
+            yield f"data: {json.dumps(event)}\n\n".encode()
+            await asyncio.sleep(0.3)
+
+
+@pytest.mark.anyio
+async def test_a_trickle_past_the_deadline_ends_the_stream_without_a_retry(
+    respx_mock: respx.MockRouter, chat: ResilientChat
+) -> None:
+    slow = httpx.Response(200, stream=Trickle(), headers={"content-type": "text/event-stream"})
+    route = respx_mock.post(URL).mock(return_value=slow)
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async for chunk in chat.astream(PROMPT, deadline=time.monotonic() + 0.1):
+            seen.append(str(chunk.content))
+
+    with pytest.raises(ModelDeadlineError, match="passed its deadline"):
+        await consume()
+    assert seen == ["slow"]
+    assert route.call_count == 1
+    assert chat.retries == 0
+
+
+@pytest.mark.anyio
+async def test_a_passed_deadline_calls_nothing_and_counts_against_the_breaker(
+    respx_mock: respx.MockRouter, chat: ResilientChat
+) -> None:
+    route = respx_mock.post(URL).mock(return_value=sse("never"))
+    for _ in range(3):
+        with pytest.raises(ModelDeadlineError):
+            await collect(chat.astream(PROMPT, deadline=time.monotonic() - 1))
+    assert route.call_count == 0
+    assert chat.breaker_open  # three slow turns in a row: later turns go offline at once

@@ -41,8 +41,9 @@ def client(
     container.close()
 
 
-def test_health_checks_the_database(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+def test_liveness_calls_nothing_and_readiness_checks_the_database(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json()["checks"]["database"] == {"status": "ok"}
 
 
 def test_summary_counts_the_catalog_and_lists_sync_runs(client: TestClient) -> None:

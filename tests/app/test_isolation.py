@@ -65,6 +65,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/docs/oauth2-redirect"): Rule(Policy.PUBLIC),
     ("GET", "/redoc"): Rule(Policy.PUBLIC),
     ("GET", "/healthz"): Rule(Policy.PUBLIC),
+    ("GET", "/readyz"): Rule(Policy.PUBLIC),
+    # Public but apart from the API: SOURCING_METRICS_TOKEN guards it when set (not here).
+    ("GET", "/metrics"): Rule(Policy.PUBLIC),
     ("GET", "/"): Rule(Policy.PUBLIC),  # the demo page; the key it embeds is the server's own
     ("GET", "/widget.js"): Rule(Policy.PUBLIC),
     ("GET", "/v1/products/search"): Rule(Policy.CATALOG, params={"q": "保温杯"}),

@@ -1,4 +1,5 @@
-"""A sync process killed with SIGKILL mid-run loses nothing committed; a re-run completes it."""
+"""A sync process killed with SIGKILL mid-run loses nothing committed; the server's start-up
+catch-up brings the index level with what was committed, and a re-run completes the feed."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import sys
 import time
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, text
 from sqlmodel import Session, select
 
+from sourcing.app.container import build_container
+from sourcing.app.main import create_app
+from sourcing.app.settings import Settings
 from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.kinds import CatalogEventKind
 from sourcing.domain.tables import CatalogEvent, Product
+from sourcing.retrieval.embedders import Embedder
 from tests.catalog_sync.feedfiles import product, write_jsonl
 
 ROWS = 30_000
@@ -25,8 +31,13 @@ def _count_products(engine: Engine) -> int:
         return int(connection.execute(text("SELECT count(*) FROM product")).scalar_one())
 
 
-def test_sigkill_mid_run_then_rerun_has_every_product_once(
-    sqlite_engine: Engine, tmp_path: Path
+def _committed_ids(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return sorted(session.exec(select(Product.id)).all())
+
+
+def test_sigkill_mid_run_then_restart_and_rerun_has_every_product_once(
+    sqlite_engine: Engine, tmp_path: Path, use_embedder: Embedder
 ) -> None:
     feed = write_jsonl(
         tmp_path / "feed.jsonl", [product(f"p{i:05d}", supplier_id="") for i in range(ROWS)]
@@ -50,6 +61,18 @@ def test_sigkill_mid_run_then_rerun_has_every_product_once(
     killed_at = _count_products(sqlite_engine)
     assert 0 < killed_at < ROWS, f"kill landed at {killed_at} rows; the test needs a mid-run kill"
     assert killed_at % 100 == 0  # only whole batches were committed
+
+    # The killed run re-indexes at its end, so its committed products are missing from the
+    # index; a server start (its lifespan runs catch-up) embeds them, and then nothing drifts.
+    settings = Settings(data_dir=tmp_path, database_url=str(sqlite_engine.url))
+    container = build_container(settings, embedder=use_embedder)
+    drift = container.search.indexer.drift()
+    assert (drift.missing, drift.stale, drift.orphaned) == (_committed_ids(sqlite_engine), [], [])
+    with TestClient(create_app(container=container)) as client:
+        assert client.get("/healthz").status_code == 200
+    assert container.search.indexer.drift().total == 0
+    assert container.search.index.count() == killed_at
+    container.close()
 
     rerun = sync_feed(sqlite_engine, feed, batch_size=1000)
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from sourcing.domain.errors import BadInputError, NotFoundError
 from sourcing.domain.kinds import ApiRole, BuyerChannel, SupplierKind
-from sourcing.domain.repositories.keys import ApiKeyRepository
+from sourcing.domain.repositories.keys import PREFIX_LENGTH, ApiKeyRepository, hash_secret
 from sourcing.domain.tables import ApiKey, Buyer, Supplier
 
 
@@ -87,3 +88,34 @@ def test_a_key_names_an_existing_subject_exactly_when_its_role_has_one(
     with pytest.raises(error):
         ApiKeyRepository(session).create(role, subject)  # type: ignore[arg-type]
     assert session.exec(select(ApiKey)).all() == []
+
+
+def _every_stored_value(session: Session) -> list[str]:
+    """Every value of every row of every table, as text, read with plain SQL."""
+    values: list[str] = []
+    for table in SQLModel.metadata.sorted_tables:
+        for row in session.connection().execute(table.select()):
+            values.extend(str(value) for value in row if value is not None)
+    return values
+
+
+def test_no_secret_is_anywhere_in_the_database(session: Session, engine: Engine) -> None:
+    keys = ApiKeyRepository(session)
+    made = [keys.create(ApiRole.BUYER, "b-0001"), keys.create(ApiRole.ADMIN)]
+    assert made[1][0].id is not None
+    keys.revoke(made[1][0].id)
+    session.commit()
+
+    stored = _every_stored_value(session)
+    assert any(value == hash_secret(made[0][1]) for value in stored)  # the scan sees the rows
+    for _key, secret in made:
+        hidden = secret[PREFIX_LENGTH:]  # the part the shown prefix does not give away
+        assert not [value for value in stored if hidden in value], "a secret is stored"
+    if engine.dialect.name == "sqlite":
+        # Nor in the file's bytes: no free page or write-ahead log keeps one either.
+        path = Path(str(engine.url.database))
+        files = [path, path.with_name(path.name + "-wal")]
+        raw = b"".join(file.read_bytes() for file in files if file.exists())
+        assert raw
+        for _key, secret in made:
+            assert secret[PREFIX_LENGTH:].encode() not in raw

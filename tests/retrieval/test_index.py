@@ -162,3 +162,37 @@ def test_client_index_detects_another_embedder() -> None:
     ClientProductIndex.open(client, "products", META)
     with pytest.raises(IndexMismatchError):
         ClientProductIndex.open(client, "products", IndexMeta(embedder="other", dim=16))
+
+
+def test_export_gives_back_every_point_with_vectors_and_payload(index: ProductIndex) -> None:
+    exported = {doc.product_id: doc for doc in index.export()}
+    assert set(exported) == set(TITLES)
+    for original in _docs():
+        doc = exported[original.product_id]
+        assert doc.payload == original.payload  # product_id travels as the doc's id, not payload
+        assert doc.sparse.indices == original.sparse.indices
+        assert doc.sparse.values == pytest.approx(original.sparse.values, rel=1e-6)
+        # Cosine collections store normalised vectors; ours are unit length already.
+        np.testing.assert_allclose(doc.dense, original.dense, atol=1e-6)
+
+
+def test_exported_points_rebuild_an_identical_index(index: ProductIndex) -> None:
+    copy = ClientProductIndex.open(QdrantClient(":memory:"), "copy", META)
+    copy.upsert(list(index.export()))
+    assert copy.versions() == index.versions()
+    for vector in (_vector(4), query_vector("保温杯")):
+        expected = [(hit.product_id, round(hit.score, 4)) for hit in index.search(vector, limit=5)]
+        found = [(hit.product_id, round(hit.score, 4)) for hit in copy.search(vector, limit=5)]
+        assert found == expected
+    copy.close()
+
+
+def test_stored_meta_reads_what_an_index_was_built_with(
+    tmp_path: Path, empty_edge_index: Path
+) -> None:
+    assert EdgeProductIndex.stored_meta(tmp_path / "absent") is None
+    assert EdgeProductIndex.stored_meta(_copy_index(empty_edge_index, tmp_path / "p")) == META
+    client = QdrantClient(":memory:")
+    assert ClientProductIndex.stored_meta(client, "products") is None
+    ClientProductIndex.open(client, "products", META)
+    assert ClientProductIndex.stored_meta(client, "products") == META

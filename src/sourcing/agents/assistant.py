@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Literal
 
 from anyio import to_thread
@@ -33,14 +32,22 @@ from sourcing.agents.events import (
     ToolResult,
 )
 from sourcing.agents.grounding import GroundingFilter
-from sourcing.agents.history import PastMessage, card_product_ids, grounded_in, to_chat_messages
+from sourcing.agents.history import (
+    PastMessage,
+    card_product_ids,
+    count_message_tokens,
+    grounded_in,
+    to_chat_messages,
+)
 from sourcing.agents.llm import ModelUnavailableError, ResilientChat
 from sourcing.agents.offline import OfflinePlanner, detect_language
 from sourcing.agents.toolcalls import ParsedToolCall, ReasoningFilter, ToolCallGate
 from sourcing.agents.toolcalls import extract_tool_calls as parse_content_calls
 from sourcing.agents.tools import SkillDeps, SkillTools, ToolArtifact
+from sourcing.domain.errors import BadInputError, ConversationFullError
 from sourcing.domain.kinds import MessageRole
 from sourcing.domain.repositories.conversations import ConversationRepository
+from sourcing.domain.tables import Message
 from sourcing.prompts.loader import Language
 
 Mode = Literal["model", "offline"]
@@ -50,9 +57,14 @@ Mode = Literal["model", "offline"]
 class AssistantOptions:
     max_tool_steps: int = 4
     history_tokens: int = 3000
+    # The model part of a turn (every step and retry); past it the turn degrades or ends.
+    model_deadline_s: float = 120.0
+    # Model tokens (prompt and completion, all steps) a turn may spend before tools stop.
+    max_turn_tokens: int = 32_000
+    max_conversation_turns: int = 50
+    max_message_chars: int = 4000
     # The catalog's product id shape; the grounding check looks for these in answers.
     product_id_pattern: str = r"p-\d{3,}"
-    today: Callable[[], date] = date.today
 
 
 @dataclass(frozen=True)
@@ -222,7 +234,7 @@ class Assistant:
         assert chat is not None  # checked by the caller through `mode`
         options, prompts = self.deps.options, self.deps.skills.prompts
         tools, schemas = self._tools[language], self._schemas[language]
-        system = prompts.render("system", language, role=turn.role, today=options.today())
+        system = prompts.render("system", language, role=turn.role, today=self.deps.skills.today())
         messages: list[BaseMessage] = [
             SystemMessage(system),
             *to_chat_messages(past, options.history_tokens),
@@ -233,14 +245,19 @@ class Assistant:
             options.product_id_pattern, grounded, prompts.render("ungrounded_flag", language)
         )
         relax: Clarify | None = None
+        spent = 0
+        deadline = time.monotonic() + options.model_deadline_s
         for step in range(options.max_tool_steps + 1):
-            # The last step offers no tools, so the loop always ends in an answer.
-            offer = {"tools": schemas} if step < options.max_tool_steps else {}
+            # The last step offers no tools, so the loop always ends in an answer; a turn past
+            # its token budget gets that last step at once.
+            more = step < options.max_tool_steps and spent < options.max_turn_tokens
+            offer = {"tools": schemas} if more else {}
             reasoning, gate = ReasoningFilter(), ToolCallGate()
             reply: AIMessageChunk | None = None
             step_text: list[str] = []
             model_started = time.perf_counter()
-            async with aclosing(chat.astream(messages, **offer)) as chunks:
+            stream = chat.astream(messages, deadline=deadline, **offer)
+            async with aclosing(stream) as chunks:
                 async for chunk in chunks:
                     if not isinstance(chunk, AIMessageChunk):
                         continue
@@ -263,6 +280,7 @@ class Assistant:
                 step_text.append(tail)
                 yield TextDelta(delta=tail)
             record.add_usage(dict(reply.usage_metadata) if reply and reply.usage_metadata else None)
+            spent += _step_tokens(reply, messages)
             calls = _calls_of(reply, embedded)
             if not calls or not offer:
                 break
@@ -297,12 +315,39 @@ class Assistant:
         if relax is not None:
             yield relax
 
+    def admit(self, turn: Turn) -> None:
+        """Refuses, before anything streams, a message over the length cap or a turn on a
+        conversation that is not the owner's or is full (the turn checks that again)."""
+        cap = self.deps.options.max_message_chars
+        if len(turn.message) > cap:
+            raise BadInputError(
+                f"the message is longer than {cap} characters ({len(turn.message)})",
+                max_chars=cap,
+            )
+        if turn.conversation_id:
+            with Session(self.deps.skills.engine) as session:
+                self._stored(ConversationRepository(session), turn.owner, turn.conversation_id)
+
+    def _stored(
+        self, repo: ConversationRepository, owner: str, conversation_id: str
+    ) -> list[Message]:
+        stored = repo.messages(owner, conversation_id)
+        cap = self.deps.options.max_conversation_turns
+        if sum(m.role == MessageRole.USER for m in stored) >= cap:
+            raise ConversationFullError(
+                f"this conversation has reached its limit of {cap} turns: start a new "
+                "conversation (send no conversation_id) to go on",
+                conversation_id=conversation_id,
+                max_turns=cap,
+            )
+        return stored
+
     def _begin(self, turn: Turn) -> tuple[str, list[PastMessage]]:
         with Session(self.deps.skills.engine, expire_on_commit=False) as session:
             repo = ConversationRepository(session)
             if turn.conversation_id:
                 conversation = repo.get(turn.owner, turn.conversation_id)
-                stored = repo.messages(turn.owner, conversation.id)
+                stored = self._stored(repo, turn.owner, conversation.id)
                 past = [PastMessage(m.role, m.content, list(m.cards)) for m in stored]
             else:
                 conversation = repo.create(turn.owner, title=turn.message[:40])
@@ -351,6 +396,13 @@ def _invented_call(held: str) -> tuple[list[ParsedToolCall], str]:
         return [], held
     calls, rest = parse_content_calls(held, names)
     return (calls, rest) if calls and not rest.strip() else ([], held)
+
+
+def _step_tokens(reply: AIMessageChunk | None, sent: list[BaseMessage]) -> int:
+    """The tokens one model call spent, as reported, else estimated (some servers report none)."""
+    if reply is not None and reply.usage_metadata:
+        return reply.usage_metadata["total_tokens"]
+    return count_message_tokens([*sent, *([reply] if reply else [])])
 
 
 def _new_call_id() -> str:

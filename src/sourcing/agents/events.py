@@ -50,6 +50,7 @@ class ErrorEvent(BaseModel):
     type: Literal["error"] = "error"
     code: str
     message: str
+    retryable: bool = False  # true: sending the same message again may well succeed
 
 
 ChatEvent = Annotated[

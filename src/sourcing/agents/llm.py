@@ -29,6 +29,12 @@ class ModelUnavailableError(UpstreamError):
     code = "model_unavailable"
 
 
+class ModelDeadlineError(ModelUnavailableError):
+    """The endpoint answers, but too slowly: the turn's deadline passed (a slow trickle)."""
+
+    code = "model_too_slow"
+
+
 class LLMConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -37,6 +43,7 @@ class LLMConfig(BaseModel):
     api_key: SecretStr
     timeout_s: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
+    max_tokens: int | None = Field(default=None, ge=1, description="completion tokens per call")
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_s: float = Field(default=30.0, ge=0)
 
@@ -50,6 +57,7 @@ def build_chat_model(
         model=config.model,
         api_key=config.api_key,
         timeout=config.timeout_s,
+        max_tokens=config.max_tokens,
         max_retries=0,
         stream_usage=True,
         http_client=http_client,
@@ -197,6 +205,9 @@ class ResilientChat:
 
     def _on_error(self, exc: Exception, attempt: int, *, can_retry: bool = True) -> None:
         """Raise the domain error when this failure ends the call; return to retry."""
+        if isinstance(exc, ModelDeadlineError):
+            self.breaker.record_failure()
+            raise exc
         if not is_retryable(exc):
             if not isinstance(exc, openai.APIStatusError):
                 # Our own bug, not the endpoint's: surface it unchanged.
@@ -251,13 +262,18 @@ class ResilientChat:
             return result
 
     async def astream(
-        self, messages: LanguageModelInput, **kwargs: Any
+        self, messages: LanguageModelInput, *, deadline: float | None = None, **kwargs: Any
     ) -> AsyncGenerator[BaseMessageChunk]:
+        """Streams one reply; past `deadline` (time.monotonic) it ends with ModelDeadlineError.
+
+        The deadline is checked before each try and at each chunk: the HTTP read timeout
+        bounds the wait for one chunk, the deadline the whole trickle."""
         attempt = 0
         while True:
             self._admit()
             yielded = False
             try:
+                _check_deadline(deadline)
                 # aclosing: a cancelled turn (client gone) closes the upstream stream at once.
                 upstream = cast(
                     AsyncGenerator[BaseMessageChunk], self.model.astream(messages, **kwargs)
@@ -265,6 +281,7 @@ class ResilientChat:
                 finished = False
                 async with aclosing(upstream) as chunks:
                     async for chunk in chunks:
+                        _check_deadline(deadline)
                         finished = finished or bool(chunk.response_metadata.get("finish_reason"))
                         if not yielded:
                             yielded = True
@@ -284,3 +301,8 @@ class ResilientChat:
             if not yielded:
                 self.breaker.record_success()
             return
+
+
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise ModelDeadlineError("the model endpoint is too slow: the turn passed its deadline")

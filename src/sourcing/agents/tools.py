@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -74,6 +74,8 @@ class SkillDeps:
     scenes: SceneCatalog = field(default_factory=SceneCatalog.load)
     # Co-purchase statistics as the last `sourcing copurchase build` stored them (maybe empty).
     copurchase: CoPurchase = field(default_factory=CoPurchase.empty)
+    # The as-of day of every answer (system prompt, opportunities, reorder dates); evals pin it.
+    today: Callable[[], date] = field(default=lambda: utcnow().date())
 
 
 class SelectProductsArgs(BaseModel):
@@ -512,6 +514,7 @@ class SkillTools:
                     horizon_days=horizon_days,
                     limit=limit,
                     language=self.language,
+                    today=self.deps.today(),
                 ),
             )
         found = [item.model_dump(mode="json") for item in result.opportunities]
@@ -541,6 +544,7 @@ class SkillTools:
                     budget=budget_yuan,
                     on_hand=on_hand,
                     language=self.language,
+                    today=self.deps.today(),
                 ),
             )
         due = [line for line in plan.lines if line.reorder_now][:REORDER_LINES_SHOWN]
@@ -586,7 +590,9 @@ class SkillTools:
         with _as_tool_errors():
             view = merchant_view(
                 self.deps.engine,
-                MerchantViewInput(supplier_id=supplier_id_of_key, language=self.language),
+                MerchantViewInput(
+                    supplier_id=supplier_id_of_key, language=self.language, today=self.deps.today()
+                ),
             )
         body = view.model_dump(mode="json")
         return _for_model(body), ToolArtifact(data=body)

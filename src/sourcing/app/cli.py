@@ -35,6 +35,7 @@ from sourcing.agents.skills.similar_assortment import (
     similar_suppliers,
 )
 from sourcing.agents.tools import SkillDeps
+from sourcing.app.backup_cli import backup_command, index_check_command, restore_command
 from sourcing.app.container import (
     ModelClients,
     SearchServices,
@@ -59,7 +60,7 @@ from sourcing.catalog_sync.feeds import count_rows
 from sourcing.catalog_sync.order_history import import_order_history
 from sourcing.catalog_sync.reference import ReferenceReport, load_reference
 from sourcing.catalog_sync.sync import FeedKind, SyncReport, sync_feed
-from sourcing.domain.db import migrate
+from sourcing.domain.db import UNAVAILABLE_ERRORS, database_unavailable, migrate
 from sourcing.domain.errors import SourcingError
 from sourcing.domain.kinds import ApiRole, SyncMode
 from sourcing.domain.money import format_cents
@@ -68,6 +69,7 @@ from sourcing.eval.bench_chat import MODEL_NAME as CHAT_BENCH_MODEL
 from sourcing.eval.bench_chat import AppFactory
 from sourcing.prompts.loader import Language
 from sourcing.retrieval.embedders import Embedder, build_embedder
+from sourcing.retrieval.index import INDEX_UNAVAILABLE_ERRORS, index_unavailable
 from sourcing.retrieval.search import SearchRequest, SearchResult
 
 if TYPE_CHECKING:
@@ -93,6 +95,9 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(model_app, name="model")
 keys_app = typer.Typer(help="API keys (a secret is shown once, when made).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
+index_app.command("check")(index_check_command)
 
 MAX_REJECTIONS_SHOWN = 20
 LOCAL_EVAL_PORT = 8091  # apart from `sourcing model serve`'s 8081, so both can run
@@ -940,24 +945,82 @@ def bench_sync(products: Annotated[int, typer.Option(min=100)] = 100_000) -> Non
     bench.main([f"--products={products}"])
 
 
+@bench_app.command("load")
+def bench_load(
+    streams: Annotated[int, typer.Option(min=1, max=2000)] = 200,
+    searches: Annotated[int, typer.Option(min=1)] = 1000,
+    search_concurrency: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    products: Annotated[int, typer.Option(min=100)] = 2000,
+    tokens_per_s: Annotated[float, typer.Option(min=1)] = 40.0,
+    first_token_ms: Annotated[float, typer.Option(min=0)] = 300.0,
+    max_seconds: Annotated[float, typer.Option(min=1, help="per phase")] = 300.0,
+    data_dir: Annotated[Path, typer.Option(help="built once")] = Path("data/bench-load"),
+    out: Annotated[Path | None, typer.Option(help="write the JSON report here")] = None,
+) -> None:
+    """Concurrent chat streams and search throughput against `sourcing serve` in a second
+    process, with a fake model streaming at a realistic token rate in a third."""
+    from sourcing.eval import bench_load as bench
+
+    argv = [
+        f"--streams={streams}",
+        f"--searches={searches}",
+        f"--search-concurrency={search_concurrency}",
+        f"--products={products}",
+        f"--tokens-per-s={tokens_per_s}",
+        f"--first-token-ms={first_token_ms}",
+        f"--max-seconds={max_seconds}",
+        f"--data-dir={data_dir}",
+    ]
+    report = bench.main([*argv, f"--out={out}"] if out else argv)
+    if report.errors:
+        raise typer.Exit(1)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
-    """Serve the API (OpenAPI page at /docs)."""
+    """Serve the API (OpenAPI page at /docs); SIGTERM or Ctrl-C stops it gracefully."""
     import uvicorn
 
+    from sourcing.app.observability import configure_logging
+    from sourcing.app.shutdown import GracefulServer
+
     settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
     bind_host, bind_port = host or settings.host, port or settings.port
     _console().print(f"serving on http://{bind_host}:{bind_port}  (API docs: /docs)")
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level=settings.log_level)
+    api = create_app(settings)
+    config = uvicorn.Config(
+        api,
+        host=bind_host,
+        port=bind_port,
+        log_level=settings.log_level,
+        log_config=None,  # configure_logging's JSON or console lines, uvicorn's included
+        access_log=False,  # the app logs one access line per request, with its request id
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
+    )
+    server = GracefulServer(config, api.state.shutdown)
+    server.run()
+    if not server.started:
+        # The start-up failed (an index another process holds, a database that is gone):
+        # uvicorn logged why; the exit status says so too.
+        raise SystemExit(3)
+    if not server.started:
+        raise SystemExit(3)  # uvicorn's own status for a server that never started
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point; a SourcingError ends the command with its message and exit status 2."""
+    """Entry point; a SourcingError (a locked or unreachable database or index included) ends
+    the command with its message and exit status 2."""
     try:
-        app(args=argv)
+        try:
+            app(args=argv)
+        except UNAVAILABLE_ERRORS as exc:
+            raise database_unavailable(exc) from exc
+        except INDEX_UNAVAILABLE_ERRORS as exc:
+            raise index_unavailable(exc) from exc
     except SourcingError as exc:
         _console(stderr=True).print(f"[red]error:[/red] {exc.message}")
         raise SystemExit(2) from exc

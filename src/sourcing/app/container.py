@@ -14,6 +14,13 @@ from sourcing.agents.assistant import Assistant, AssistantDeps, AssistantOptions
 from sourcing.agents.llm import LLMConfig, ResilientChat, build_chat_model
 from sourcing.agents.router import IntentRouter
 from sourcing.agents.tools import SkillDeps
+from sourcing.app.observability import Metrics, TimedProductSearch
+from sourcing.app.ratelimit import (
+    InProcessRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    build_redis_client,
+)
 from sourcing.app.settings import Settings
 from sourcing.catalog_sync.baskets import load_copurchase
 from sourcing.domain.db import make_engine, migrate
@@ -78,11 +85,15 @@ class Container:
     search: SearchServices
     assistant: Assistant
     model: ModelClients | None = None
+    limiter: RateLimiter = field(default_factory=InProcessRateLimiter)
+    # None: the app builds its own registry (hand-assembled containers in tests).
+    metrics: Metrics | None = None
 
     def close(self) -> None:
         """Closes what sync callers opened; the app's lifespan calls `aclose` instead."""
         if self.model is not None:
             self.model.http_client.close()
+        self.limiter.close()
         self.search.close()
         self.engine.dispose()
 
@@ -93,7 +104,11 @@ class Container:
 
 
 def build_engine(settings: Settings, *, run_migrations: bool = True) -> Engine:
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(
+        settings.resolved_database_url,
+        timeout_s=settings.db_timeout_s,
+        max_connections=settings.db_max_connections,
+    )
     if run_migrations:
         migrate(engine)
     return engine
@@ -102,7 +117,7 @@ def build_engine(settings: Settings, *, run_migrations: bool = True) -> Engine:
 def build_embedder_from(settings: Settings, http_clients: list[httpx.Client]) -> Embedder:
     http_client = None
     if settings.embedder == "openai":
-        http_client = httpx.Client(timeout=30.0)
+        http_client = httpx.Client(timeout=settings.embeddings_timeout_s)
         http_clients.append(http_client)
     return build_embedder(
         settings.embedder,
@@ -113,12 +128,37 @@ def build_embedder_from(settings: Settings, http_clients: list[httpx.Client]) ->
     )
 
 
+def build_qdrant_client(settings: Settings) -> QdrantClient:
+    """A client for SOURCING_QDRANT_URL whose every call gives up after qdrant_timeout_s."""
+    return QdrantClient(
+        url=settings.qdrant_url,
+        api_key=settings.qdrant_api_key or None,
+        timeout=settings.qdrant_timeout_s,
+    )
+
+
 def open_index(settings: Settings, meta: IndexMeta, *, recreate: bool = False) -> ProductIndex:
     """The embedded Edge shard under data_dir, or a collection on SOURCING_QDRANT_URL."""
     if settings.qdrant_url:
-        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key or None)
+        client = build_qdrant_client(settings)
         return ClientProductIndex.open(client, settings.qdrant_collection, meta, recreate=recreate)
     return EdgeProductIndex.open(settings.index_path, meta, recreate=recreate)
+
+
+def open_stored_index(settings: Settings) -> ProductIndex | None:
+    """The configured index opened as it was built, whatever the embedder now (for backups);
+    None where there is none yet."""
+    if settings.qdrant_url:
+        probe = QdrantClient(
+            url=settings.qdrant_url,
+            api_key=settings.qdrant_api_key or None,
+            timeout=settings.qdrant_timeout_s,
+        )
+        meta = ClientProductIndex.stored_meta(probe, settings.qdrant_collection)
+        probe.close()
+    else:
+        meta = EdgeProductIndex.stored_meta(settings.index_path)
+    return None if meta is None else open_index(settings, meta)
 
 
 def build_search(
@@ -127,13 +167,23 @@ def build_search(
     *,
     embedder: Embedder | None = None,
     recreate_index: bool = False,
+    metrics: Metrics | None = None,
 ) -> SearchServices:
     http_clients: list[httpx.Client] = []
     embedder = embedder or build_embedder_from(settings, http_clients)
     meta = IndexMeta(embedder=embedder.name, dim=embedder.dim)
     index = open_index(settings, meta, recreate=recreate_index)
-    search = ProductSearch(
-        engine=engine, index=index, embedder=embedder, vocabulary=load_query_vocabulary()
+    vocabulary = load_query_vocabulary()
+    search = (
+        TimedProductSearch(
+            metrics.search_latency,
+            engine=engine,
+            index=index,
+            embedder=embedder,
+            vocabulary=vocabulary,
+        )
+        if metrics
+        else ProductSearch(engine=engine, index=index, embedder=embedder, vocabulary=vocabulary)
     )
     return SearchServices(embedder, index, Indexer(engine, index, embedder), search, http_clients)
 
@@ -151,12 +201,26 @@ def build_model(settings: Settings) -> ModelClients | None:
         api_key=SecretStr(settings.llm_api_key or "unused"),
         timeout_s=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
+        max_tokens=settings.llm_max_tokens,
     )
     timeout = httpx.Timeout(settings.llm_timeout_s, connect=min(5.0, settings.llm_timeout_s))
     http_client = httpx.Client(timeout=timeout)
     http_async_client = httpx.AsyncClient(timeout=timeout)
     model = build_chat_model(config, http_client=http_client, http_async_client=http_async_client)
     return ModelClients(ResilientChat.from_config(model, config), http_client, http_async_client)
+
+
+def assistant_options(settings: Settings) -> AssistantOptions:
+    """The turn's bounds (tool rounds, tokens, message and conversation caps) from Settings."""
+    return AssistantOptions(
+        max_tool_steps=settings.max_tool_steps,
+        history_tokens=settings.history_tokens,
+        model_deadline_s=settings.llm_turn_deadline_s,
+        max_turn_tokens=settings.max_turn_tokens,
+        max_conversation_turns=settings.max_conversation_turns,
+        max_message_chars=settings.max_message_chars,
+        product_id_pattern=settings.product_id_pattern,
+    )
 
 
 def build_assistant(
@@ -176,18 +240,24 @@ def build_assistant(
         router=IntentRouter(search.embedder),
         copurchase=load_copurchase(engine),
     )
-    options = AssistantOptions(
-        max_tool_steps=settings.max_tool_steps,
-        history_tokens=settings.history_tokens,
-        product_id_pattern=settings.product_id_pattern,
-    )
+    options = assistant_options(settings)
     chat = model.chat if model else None
     return Assistant(AssistantDeps(skills=skills, chat=chat, options=options))
 
 
+def build_rate_limiter(settings: Settings) -> RateLimiter:
+    """Shared through Redis when SOURCING_REDIS_URL is set, else this process's own."""
+    if not settings.redis_url:
+        return InProcessRateLimiter()
+    client = build_redis_client(settings.redis_url, timeout_s=settings.redis_timeout_s)
+    return RedisRateLimiter(client)
+
+
 def build_container(settings: Settings, *, embedder: Embedder | None = None) -> Container:
     engine = build_engine(settings)
-    search = build_search(settings, engine, embedder=embedder)
+    metrics = Metrics(engine)
+    search = build_search(settings, engine, embedder=embedder, metrics=metrics)
     model = build_model(settings)
     assistant = build_assistant(settings, engine, search, model)
-    return Container(settings, engine, search, assistant, model)
+    limiter = build_rate_limiter(settings)
+    return Container(settings, engine, search, assistant, model, limiter, metrics)

@@ -12,6 +12,10 @@ from sourcing.agents.assistant import Assistant
 from sourcing.agents.tools import SkillDeps
 from sourcing.app.auth import Principal, authenticate, check_roles, secret_from_headers
 from sourcing.app.container import Container
+from sourcing.app.observability import Metrics, note_key
+from sourcing.app.ratelimit import Limit, enforce
+from sourcing.app.shutdown import Shutdown
+from sourcing.domain.errors import AuthError
 from sourcing.domain.kinds import ApiRole
 from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.retrieval.search import ProductSearch
@@ -48,19 +52,69 @@ def get_search(container: ContainerDep) -> ProductSearch:
 SearchDep = Annotated[ProductSearch, Depends(get_search)]
 
 
-def get_principal(
+def get_authentication(
     session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
-) -> Principal:
+) -> Principal | AuthError:
+    """The caller, or why there is none; resolved once per request for the limits and the route."""
+    try:
+        principal = authenticate(session, secret_from_headers(authorization, x_api_key))
+    except AuthError as exc:
+        return exc
+    finally:
+        # End the lookup's read transaction: its pooled connection goes back now, not when the
+        # response ends; 200 open chat streams would otherwise hold 200 and starve the turns.
+        session.rollback()
+    note_key(principal.key_id)
+    return principal
+
+
+AuthenticationDep = Annotated[Principal | AuthError, Depends(get_authentication)]
+
+
+def get_principal(authentication: AuthenticationDep) -> Principal:
     """The caller behind the request's API key; 401 when there is none or it is not active."""
-    return authenticate(session, secret_from_headers(authorization, x_api_key))
+    if isinstance(authentication, AuthError):
+        raise authentication
+    return authentication
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _caller(request: Request, authentication: Principal | AuthError) -> str:
+    if isinstance(authentication, Principal):
+        return f"key:{authentication.key_id}"
+    # Keyless and bad-key requests share their address's allowance, which slows key guessing.
+    return f"addr:{request.client.host if request.client else 'unknown'}"
+
+
+def limit_requests(
+    request: Request, container: ContainerDep, authentication: AuthenticationDep
+) -> None:
+    """429 with Retry-After past SOURCING_RATE_LIMIT_PER_MINUTE for this caller."""
+    limit = Limit("requests", container.settings.rate_limit_per_minute)
+    enforce(container.limiter, limit, _caller(request, authentication))
+
+
+def limit_chat_turns(
+    request: Request, container: ContainerDep, authentication: AuthenticationDep
+) -> None:
+    """429 with Retry-After past SOURCING_CHAT_RATE_LIMIT_PER_MINUTE for this caller."""
+    limit = Limit("chat turns", container.settings.chat_rate_limit_per_minute)
+    enforce(container.limiter, limit, _caller(request, authentication))
+
+
+# Every /v1 router is included with RATE_LIMITED; chat routes add CHAT_LIMITED.
+RATE_LIMITED = [Depends(limit_requests)]
+CHAT_LIMITED = [Depends(limit_chat_turns)]
 # For routers whose every route needs a valid key of any role (shared catalog data).
 ANY_KEY = [Depends(get_principal)]
 IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^\S+$")]
+# Row ids are PostgreSQL INTEGER (and SQLite 64-bit): a larger one is a 422, not a driver error.
+MAX_ROW_ID = 2**31 - 1
+RowIdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def require_roles(*roles: ApiRole) -> Callable[[Principal], Principal]:
@@ -88,3 +142,19 @@ def get_skills(container: ContainerDep) -> SkillDeps:
 
 
 SkillsDep = Annotated[SkillDeps, Depends(get_skills)]
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def get_shutdown(request: Request) -> Shutdown:
+    shutdown: Shutdown = request.app.state.shutdown
+    return shutdown
+
+
+ShutdownDep = Annotated[Shutdown, Depends(get_shutdown)]

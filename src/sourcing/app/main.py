@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sourcing.app.container import Container, build_container
+from sourcing.app.deps import RATE_LIMITED
 from sourcing.app.errors import install_error_handlers
 from sourcing.app.limits import BodySizeLimit
+from sourcing.app.observability import Metrics, RequestObservability
 from sourcing.app.routes import (
     alerts,
     assortment,
@@ -17,22 +19,28 @@ from sourcing.app.routes import (
     chat,
     health,
     keys,
+    metrics,
     openai_compat,
     proactive,
     search,
     widget,
 )
+from sourcing.app.security import install_browser_security
 from sourcing.app.settings import Settings
+from sourcing.app.shutdown import RefuseWhenStopping, Shutdown
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     """An app over `container`, or over one built from `settings` when the app starts."""
     resolved = container.settings if container else settings or Settings()
+    shutdown = Shutdown(resolved.shutdown_timeout_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = container is None
         app.state.container = container or build_container(resolved)
+        app.state.metrics = app.state.container.metrics or Metrics(app.state.container.engine)
+        shutdown.attach()
         # A crash between a sync and its re-index leaves the index behind; this repairs it.
         app.state.container.search.indexer.catch_up()
         try:
@@ -47,16 +55,24 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         summary="AI sourcing assistant for wholesale buyers (找货 · 选货 · 导购 · 补货)",
         lifespan=lifespan,
     )
+    app.state.shutdown = shutdown
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=resolved.max_request_bytes)
+    app.add_middleware(RefuseWhenStopping, shutdown=shutdown)
+    install_browser_security(app, resolved)  # CORS and security headers
+    # Added last, so outermost: every answer, a refusal included, is logged and counted.
+    app.add_middleware(RequestObservability)
     app.include_router(health.router)
-    app.include_router(search.router)  # before catalog: /products/search beats /products/{id}
-    app.include_router(catalog.router)
-    app.include_router(keys.router)
-    app.include_router(chat.router)
-    app.include_router(openai_compat.router)
-    app.include_router(assortment.router)
-    app.include_router(alerts.router)
-    app.include_router(proactive.router)
+    app.include_router(metrics.router)
+    # Every /v1 router is rate limited (tests/app/test_ratelimit.py checks the route table).
+    # Search before catalog: /products/search beats /products/{id}.
+    app.include_router(search.router, dependencies=RATE_LIMITED)
+    app.include_router(catalog.router, dependencies=RATE_LIMITED)
+    app.include_router(keys.router, dependencies=RATE_LIMITED)
+    app.include_router(chat.router, dependencies=RATE_LIMITED)
+    app.include_router(openai_compat.router, dependencies=RATE_LIMITED)
+    app.include_router(assortment.router, dependencies=RATE_LIMITED)
+    app.include_router(alerts.router, dependencies=RATE_LIMITED)
+    app.include_router(proactive.router, dependencies=RATE_LIMITED)
     app.include_router(widget.router)
     return app

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sourcing.retrieval.index import HNSW_MIN_PRODUCTS
 
@@ -17,10 +19,45 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="", description="SQLAlchemy URL; empty means a SQLite file in data_dir"
     )
+    db_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="SQLite busy timeout, PostgreSQL connect and pool wait; past it a 503",
+    )
+    db_max_connections: int = Field(
+        default=50, ge=2, le=1000, description="pooled connections; keep above 40 worker threads"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="json: one object a line; console: for a terminal"
+    )
+    metrics_token: str = Field(
+        default="", description="a bearer token /metrics then requires; empty: open"
+    )
+    shutdown_timeout_s: int = Field(
+        default=30,
+        ge=1,
+        le=600,
+        description="how long a stopping server lets open requests and chat turns finish",
+    )
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default=[], description="web origins that may embed the widget (comma-separated or JSON)"
+    )
+    hsts: bool = Field(default=False, description="send Strict-Transport-Security (behind HTTPS)")
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="/v1 requests per API key (keyless: per client address)"
+    )
+    chat_rate_limit_per_minute: int = Field(
+        default=60, ge=1, description="chat turns per API key, on top of the request limit"
+    )
+    redis_url: str = Field(
+        default="", description="a Redis shared by replicas for rate limits; empty: in-process"
+    )
+    redis_timeout_s: float = Field(default=0.5, gt=0, le=30, description="Redis connect and call")
 
     embedder: str = Field(
         default="use", description="use | e5 | sentence-transformers | openai (see README)"
@@ -30,9 +67,11 @@ class Settings(BaseSettings):
     )
     embeddings_base_url: str = ""
     embeddings_api_key: str = ""
+    embeddings_timeout_s: float = Field(default=30.0, gt=0, le=600)
     qdrant_url: str = Field(default="", description="a Qdrant server; empty means embedded Edge")
     qdrant_api_key: str = ""
     qdrant_collection: str = "products"
+    qdrant_timeout_s: int = Field(default=10, ge=1, le=600, description="per Qdrant server call")
     hnsw_min_products: int = Field(
         default=HNSW_MIN_PRODUCTS, ge=0, description="build HNSW only past this many products"
     )
@@ -42,10 +81,24 @@ class Settings(BaseSettings):
     )
     llm_model: str = ""
     llm_api_key: str = Field(default="", description="empty for servers that need none")
-    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_timeout_s: float = Field(
+        default=30.0, gt=0, description="per call: connect, and the wait for each streamed chunk"
+    )
+    llm_turn_deadline_s: float = Field(
+        default=120.0, gt=0, le=3600, description="the model part of a turn, all steps and retries"
+    )
     llm_max_retries: int = Field(default=2, ge=0, le=5)
+    llm_max_tokens: int = Field(default=2048, ge=16, description="completion tokens per model call")
     max_tool_steps: int = Field(default=4, ge=1, le=8, description="tool rounds per turn")
     history_tokens: int = Field(default=3000, ge=0, description="history sent to the model")
+    max_turn_tokens: int = Field(
+        default=32_000, ge=256, description="model tokens per turn; past it no more tool rounds"
+    )
+    max_message_chars: int = Field(default=4000, ge=1, le=100_000, description="per chat message")
+    # At most 100: the stored history read back per turn is the first 200 messages.
+    max_conversation_turns: int = Field(
+        default=50, ge=1, le=100, description="buyer turns in one stored conversation"
+    )
     product_id_pattern: str = Field(
         default=r"p-\d{3,}", description="the catalog's product id shape (grounding check)"
     )
@@ -53,6 +106,15 @@ class Settings(BaseSettings):
     alert_poll_s: float = Field(
         default=2.0, gt=0, le=60, description="how often a live alert stream looks for new ones"
     )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            items = json.loads(text) if text.startswith("[") else text.split(",")
+            return [str(item).strip().rstrip("/") for item in items if str(item).strip()]
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -13,6 +13,11 @@ from typing import Any
 from sourcing.domain.errors import FeedError
 
 SUPPORTED_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".xlsx")
+# A file cut off in transfer ends mid-row; its last row is reported, never loaded half.
+CUT_SHORT = (
+    "the file ends inside this row (no line break after it): the row may be cut short; "
+    "if the file is complete, end it with a line break"
+)
 
 
 @dataclass(frozen=True)
@@ -61,11 +66,14 @@ def _clean_key(key: Any) -> str:
     return str(key).strip().lower().lstrip("\ufeff") if key is not None else ""
 
 
-def _decode(path: Path) -> io.TextIOBase:
+def _decode(path: Path) -> str:
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            # Cut inside the last character: UTF-8 up to there; the last row is cut short.
+            return raw[: exc.start].decode("utf-8-sig")
         # Chinese spreadsheet tools export GB18030/GBK by default.
         try:
             text = raw.decode("gb18030")
@@ -73,43 +81,57 @@ def _decode(path: Path) -> io.TextIOBase:
             raise FeedError(
                 f"feed {path.name} is neither UTF-8 nor GB18030 text", path=str(path)
             ) from None
-    return io.StringIO(text, newline="")
+    return text
 
 
 def _read_csv(path: Path) -> Iterator[RawRow]:
-    reader = csv.reader(_decode(path))
+    text = _decode(path)
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [_clean_key(name) for name in next(reader)]
     except StopIteration:
         raise FeedError(f"feed {path.name} is empty: no header row", path=str(path)) from None
     line = reader.line_num
+    last: RawRow | None = None
     for values in reader:
         start, line = line + 1, reader.line_num
         if not any(value.strip() for value in values):
             continue
-        if len(values) > len(header):
-            yield RawRow(start, {}, f"{len(values)} values for {len(header)} columns")
-            continue
-        yield RawRow(start, dict(zip(header, values, strict=False)))
+        if last is not None:
+            yield last
+        if len(values) != len(header):
+            last = RawRow(start, {}, f"{len(values)} values for {len(header)} columns")
+        else:
+            last = RawRow(start, dict(zip(header, values, strict=True)))
+    if last is not None:
+        # A cut can land inside the last value ("25.5" read as "2"): only the missing line
+        # break shows it.
+        yield last if text.endswith(("\n", "\r")) else RawRow(last.line, {}, CUT_SHORT)
 
 
 def _read_jsonl(path: Path) -> Iterator[RawRow]:
-    with path.open(encoding="utf-8-sig", errors="strict") as handle:
-        try:
-            for number, text in enumerate(handle, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    yield RawRow(number, {}, f"not valid JSON: {exc.msg} at column {exc.colno}")
-                    continue
-                if not isinstance(data, dict):
-                    yield RawRow(number, {}, "a line must be a JSON object")
-                    continue
-                yield RawRow(number, {_clean_key(k): v for k, v in data.items()})
-        except UnicodeDecodeError:
-            raise FeedError(f"feed {path.name} is not UTF-8 text", path=str(path)) from None
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            complete = raw.endswith(b"\n")
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                if complete:
+                    raise FeedError(f"feed {path.name} is not UTF-8 text", path=str(path)) from None
+                yield RawRow(number, {}, CUT_SHORT)  # cut inside a character
+                continue
+            if not text.strip():
+                continue
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                reason = f"not valid JSON: {exc.msg} at column {exc.colno}"
+                yield RawRow(number, {}, reason if complete else CUT_SHORT)
+                continue
+            if not isinstance(data, dict):
+                yield RawRow(number, {}, "a line must be a JSON object")
+                continue
+            yield RawRow(number, {_clean_key(k): v for k, v in data.items()})
 
 
 def _read_xlsx(path: Path) -> Iterator[RawRow]:

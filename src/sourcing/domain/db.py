@@ -11,14 +11,31 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
-from sourcing.domain.errors import ConfigurationError
+from sourcing.domain.errors import ConfigurationError, ServiceUnavailableError
+
+# The driver errors that mean "the database is there but not now", not a bug in a query.
+UNAVAILABLE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(
+    url: str, *, echo: bool = False, timeout_s: float = 30.0, max_connections: int = 50
+) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout of `timeout_s`,
+    PostgreSQL a connect timeout; both a pool wait of `timeout_s`.
+
+    A request holds one connection while a service it calls takes a second: with fewer
+    connections than worker threads (anyio's 40) every one can end up held by a thread
+    waiting for another, and all wait out the pool timeout. So `max_connections` stays above
+    the thread count."""
+    pool: dict[str, Any] = {
+        "pool_size": min(10, max_connections),
+        "max_overflow": max(0, max_connections - 10),
+        "pool_timeout": timeout_s,
+    }
     try:
         parsed = make_url(url)
     except Exception as exc:
@@ -26,10 +43,33 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        if parsed.database in (None, "", ":memory:"):
+            pool = {}  # one in-memory database per connection: SQLAlchemy pins a single one
+        connect_args = {"timeout": timeout_s}
+        engine = create_engine(url, echo=echo, connect_args=connect_args, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    postgres = parsed.get_backend_name() == "postgresql"
+    connect_args = {"connect_timeout": max(1, round(timeout_s))} if postgres else {}
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args, **pool)
+
+
+def database_unavailable(exc: sa_exc.SQLAlchemyError) -> ServiceUnavailableError:
+    """The 503 for one of UNAVAILABLE_ERRORS: the database locked, unreachable or out of
+    connections."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        return ServiceUnavailableError(
+            "the database has no free connection; try again shortly", retry_after_s=2
+        )
+    reason = str(getattr(exc, "orig", exc)).lower()
+    if "locked" in reason or "busy" in reason:
+        return ServiceUnavailableError(
+            "the database is locked by another writer; try again shortly", retry_after_s=2
+        )
+    # The driver's text names hosts and ports: it goes to the log, not to the caller.
+    return ServiceUnavailableError(
+        "the database is unreachable; try again shortly", retry_after_s=5
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -42,6 +42,12 @@ class ConflictError(SourcingError):
     code = "conflict"
 
 
+class ConversationFullError(ConflictError):
+    """A stored conversation reached its turn cap; the buyer starts a new one."""
+
+    code = "conversation_full"
+
+
 class AuthError(SourcingError):
     status_code = 401
     code = "unauthorised"
@@ -94,3 +100,9 @@ class ServiceUnavailableError(RetryLaterError):
 
     status_code = 503
     code = "service_unavailable"
+
+
+class ShuttingDownError(ServiceUnavailableError):
+    """This server is stopping; the request is safe to retry (another replica, or after restart)."""
+
+    code = "shutting_down"

@@ -21,7 +21,7 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 
-from sourcing.agents.assistant import Assistant, AssistantDeps, AssistantOptions, Turn
+from sourcing.agents.assistant import Assistant, AssistantDeps, Turn
 from sourcing.agents.events import (
     ChatEvent,
     Clarify,
@@ -308,6 +308,7 @@ def build_conversation_environment(
             prompts=PromptLibrary(),
             router=IntentRouter(demo.embedder),
             copurchase=load_copurchase(demo.engine),
+            today=lambda: DEMO_TODAY,
         )
     except BaseException:
         demo.close()
@@ -659,8 +660,7 @@ def run_conversation_suite(
         if unknown:
             raise ValueError(f"unknown scenario ids: {sorted(unknown)}")
         chosen = [s for s in chosen if s.id in set(scenario_ids)]
-    options = AssistantOptions(today=lambda: DEMO_TODAY)
-    assistant = Assistant(AssistantDeps(env.skills, chat, options))
+    assistant = Assistant(AssistantDeps(env.skills, chat))
     results = asyncio.run(_run_all(assistant, chosen, env, repeat))
     gaps = [r for r in results if not r.gated]
     return ConversationReport(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -16,8 +16,9 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from sourcing.domain.errors import ConfigurationError
+from sourcing.domain.errors import ConfigurationError, ServiceUnavailableError
 from sourcing.retrieval.documents import DOCUMENT_FORMAT
 from sourcing.retrieval.lexical import SparseVector
 
@@ -25,6 +26,7 @@ DENSE = "dense"
 SPARSE = "sparse"
 _POINT_NAMESPACE = uuid.UUID("6f0d1c1e-4f5a-4bb4-9a43-2a1c5e0f9b10")
 _UPSERT_BATCH = 1000
+_PAGE = 1000
 # Below this, exact search is a few ms; above it HNSW (optimize(), minutes at 100k) pays off.
 HNSW_MIN_PRODUCTS = 20_000
 
@@ -103,6 +105,11 @@ class AnyOf:
 Condition = InRange | AnyOf
 
 
+def _doc(payload: dict[str, Any], dense: Sequence[float], sparse: SparseVector) -> IndexDoc:
+    product_id = str(payload.pop("product_id"))
+    return IndexDoc(product_id, np.asarray(dense, dtype=np.float32), sparse, payload)
+
+
 def point_id(product_id: str) -> str:
     return str(uuid.uuid5(_POINT_NAMESPACE, product_id))
 
@@ -134,6 +141,10 @@ class ProductIndex(Protocol):
         """Every indexed product id with the listing version it was indexed at."""
         ...
 
+    def export(self) -> Iterator[IndexDoc]:
+        """Every point with its vectors and payload, paged (for backups; `upsert` takes it back)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -160,6 +171,14 @@ class EdgeProductIndex:
     def __init__(self, shard: Any, meta: IndexMeta) -> None:
         self._shard = shard
         self._meta = meta
+
+    @staticmethod
+    def stored_meta(path: Path) -> IndexMeta | None:
+        """What the shard at `path` was built with; None where there is none."""
+        meta_path = path.with_suffix(".meta.json")
+        if not path.exists() or not meta_path.exists():
+            return None
+        return IndexMeta.model_validate_json(meta_path.read_text(encoding="utf-8"))
 
     @classmethod
     def open(cls, path: Path, meta: IndexMeta, *, recreate: bool = False) -> EdgeProductIndex:
@@ -267,6 +286,22 @@ class EdgeProductIndex:
             if offset is None:
                 return found
 
+    def export(self) -> Iterator[IndexDoc]:
+        offset = None
+        while True:
+            records, offset = self._shard.scroll(
+                edge.ScrollRequest(offset=offset, limit=_PAGE, with_payload=True, with_vector=True)
+            )
+            for record in records:
+                sparse = record.vector[SPARSE]
+                yield _doc(
+                    dict(record.payload),
+                    record.vector[DENSE],
+                    SparseVector(list(sparse.indices), list(sparse.values)),
+                )
+            if offset is None:
+                return
+
     def optimize(self) -> None:
         """Build HNSW; blocks (138 s for 100k 512-dim points on 2 cores) the first time, then
         only indexes what changed; so never on a request path."""
@@ -290,6 +325,12 @@ class ClientProductIndex:
         self._client = client
         self._collection = collection
         self._meta = meta
+
+    @staticmethod
+    def stored_meta(client: QdrantClient, collection: str) -> IndexMeta | None:
+        if not client.collection_exists(collection):
+            return None
+        return IndexMeta.model_validate(client.get_collection(collection).config.metadata or {})
 
     @classmethod
     def open(
@@ -399,6 +440,23 @@ class ClientProductIndex:
             if offset is None:
                 return found
 
+    def export(self) -> Iterator[IndexDoc]:
+        offset = None
+        while True:
+            records, offset = self._client.scroll(
+                self._collection, limit=_PAGE, offset=offset, with_payload=True, with_vectors=True
+            )
+            for record in records:
+                vectors: Any = record.vector
+                sparse = vectors[SPARSE]
+                yield _doc(
+                    dict(record.payload or {}),
+                    vectors[DENSE],
+                    SparseVector(list(sparse.indices), list(sparse.values)),
+                )
+            if offset is None:
+                return
+
     def close(self) -> None:
         self._client.close()
 
@@ -406,3 +464,16 @@ class ClientProductIndex:
 def index_size_bytes(path: Path) -> int:
     """Size on disk of an Edge index, write-ahead log included."""
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+
+
+# A Qdrant server that is down, restarting or lost the collection: not the caller's doing.
+INDEX_UNAVAILABLE_ERRORS = (ResponseHandlingException, UnexpectedResponse)
+
+
+def index_unavailable(exc: Exception) -> ServiceUnavailableError:
+    """The 503 for one of INDEX_UNAVAILABLE_ERRORS (the server's text goes to the log)."""
+    return ServiceUnavailableError(
+        "the search index is unavailable; try again shortly",
+        retry_after_s=5,
+        reason=type(exc).__name__,
+    )

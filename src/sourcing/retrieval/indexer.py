@@ -29,6 +29,18 @@ class IndexReport(BaseModel):
         return self.embedded / self.seconds if self.seconds else 0.0
 
 
+class IndexDrift(BaseModel):
+    """How the index differs from the catalog; every list holds product ids, sorted."""
+
+    missing: list[str] = []  # searchable in the database, absent from the index
+    stale: list[str] = []  # indexed at another listing version (content or supplier changed)
+    orphaned: list[str] = []  # indexed, but the product is gone, delisted or its supplier is
+
+    @property
+    def total(self) -> int:
+        return len(self.missing) + len(self.stale) + len(self.orphaned)
+
+
 class Indexer:
     """Embeds products from the database into the index, in batches."""
 
@@ -65,12 +77,24 @@ class Indexer:
 
         This is what makes a crash between a sync and its re-index harmless.
         """
+        return self.repair(self.drift(), progress)
+
+    def repair(self, drift: IndexDrift, progress: ProgressCallback | None = None) -> IndexReport:
+        """Re-embed the missing and stale products of `drift`, remove its orphans."""
+        return self.refresh(sorted(drift.missing + drift.stale) + drift.orphaned, progress)
+
+    def drift(self) -> IndexDrift:
+        """Compare the index with the catalog without changing either (`sourcing index check`)."""
         with Session(self.engine) as session:
             wanted = CatalogRepository(session).active_listing_versions()
         indexed = self.index.versions()
-        stale = sorted(pid for pid, version in wanted.items() if indexed.get(pid) != version)
-        extra = sorted(indexed.keys() - wanted.keys())
-        return self.refresh(stale + extra, progress)
+        return IndexDrift(
+            missing=sorted(wanted.keys() - indexed.keys()),
+            stale=sorted(
+                pid for pid, version in wanted.items() if indexed.get(pid, version) != version
+            ),
+            orphaned=sorted(indexed.keys() - wanted.keys()),
+        )
 
     def _documents(self, listings: list[tuple[Product, Supplier | None]]) -> list[IndexDoc]:
         if not listings:

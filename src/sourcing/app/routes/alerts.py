@@ -9,13 +9,22 @@ from typing import Annotated, Any
 
 import anyio
 from anyio import to_thread
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from sourcing.app.auth import Principal
-from sourcing.app.deps import ContainerDep, IdPath, PrincipalDep, SessionDep
+from sourcing.app.deps import (
+    MAX_ROW_ID,
+    ContainerDep,
+    IdPath,
+    PrincipalDep,
+    RowIdPath,
+    SessionDep,
+    ShutdownDep,
+)
+from sourcing.app.shutdown import Shutdown
 from sourcing.domain.errors import ForbiddenError
 from sourcing.domain.kinds import AlertSeverity, ApiRole
 from sourcing.domain.repositories.alerts import AlertRepository
@@ -67,9 +76,7 @@ def list_alerts(
 
 
 @router.post("/alerts/{alert_id}/ack")
-def ack_alert(
-    alert_id: Annotated[int, Path(ge=1)], principal: PrincipalDep, session: SessionDep
-) -> dict[str, Any]:
+def ack_alert(alert_id: RowIdPath, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
     """Marks the alert read; someone else's alert is a 404, like one that does not exist."""
     alert = AlertRepository(session).ack(_buyer_of(principal), alert_id)
     session.commit()
@@ -79,8 +86,9 @@ def ack_alert(
 def _after(engine: Engine, buyer: str, last_event_id: str | None, after_id: int | None) -> int:
     if after_id is not None:
         return after_id
-    if last_event_id and last_event_id.strip().isdigit():
-        return int(last_event_id)  # a reconnecting EventSource resumes where it stopped
+    resume = last_event_id.strip() if last_event_id else ""
+    if resume.isdecimal() and int(resume) <= MAX_ROW_ID:
+        return int(resume)  # a reconnecting EventSource resumes where it stopped
     with Session(engine) as session:
         return AlertRepository(session).last_id(buyer)
 
@@ -91,12 +99,13 @@ def _newer(engine: Engine, buyer: str, after: int) -> list[Alert]:
 
 
 async def _stream(
-    engine: Engine, buyer: str, after: int, poll_s: float, wait_s: float
+    engine: Engine, buyer: str, after: int, poll_s: float, wait_s: float, shutdown: Shutdown
 ) -> AsyncIterator[str]:
     deadline = time.monotonic() + wait_s
     quiet_since = time.monotonic()
     yield "retry: 3000\n\n"
-    while time.monotonic() < deadline:
+    # A stopping server ends the stream at once; EventSource resumes elsewhere from its last id.
+    while time.monotonic() < deadline and not shutdown.started:
         for alert in await to_thread.run_sync(_newer, engine, buyer, after):
             after = alert.id or after
             quiet_since = time.monotonic()
@@ -105,14 +114,16 @@ async def _stream(
         if time.monotonic() - quiet_since >= KEEP_ALIVE_S:
             quiet_since = time.monotonic()
             yield ": keep-alive\n\n"
-        await anyio.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+        with anyio.move_on_after(min(poll_s, max(0.0, deadline - time.monotonic()))):
+            await shutdown.wait()
 
 
 @router.get("/alerts/stream")
 async def stream_alerts(
     principal: PrincipalDep,
     container: ContainerDep,
-    after_id: Annotated[int | None, Query(ge=0)] = None,
+    shutdown: ShutdownDep,
+    after_id: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)] = None,
     wait_s: Annotated[float, Query(gt=0, le=3600)] = 300,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
@@ -123,7 +134,7 @@ async def stream_alerts(
     after = await to_thread.run_sync(_after, engine, buyer, last_event_id, after_id)
     poll_s = container.settings.alert_poll_s
     return StreamingResponse(
-        _stream(engine, buyer, after, poll_s, wait_s), media_type="text/event-stream"
+        _stream(engine, buyer, after, poll_s, wait_s, shutdown), media_type="text/event-stream"
     )
 
 

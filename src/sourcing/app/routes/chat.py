@@ -10,23 +10,33 @@ from anyio import to_thread
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from sqlmodel import Session
 
 from sourcing.agents.assistant import Assistant, Turn
 from sourcing.agents.events import ChatEvent, Done, ErrorEvent, TextDelta
 from sourcing.agents.history import PastMessage
 from sourcing.app.auth import Principal, owner_scope
-from sourcing.app.deps import AssistantDep, IdPath, PrincipalDep, SessionDep
-from sourcing.domain.errors import SourcingError
+from sourcing.app.deps import (
+    CHAT_LIMITED,
+    AssistantDep,
+    IdPath,
+    MetricsDep,
+    PrincipalDep,
+    SessionDep,
+    ShutdownDep,
+)
+from sourcing.app.observability import Metrics, note_conversation, observe_turn
+from sourcing.app.shutdown import RETRY_AFTER_S, Shutdown, drain_turn
+from sourcing.domain.db import UNAVAILABLE_ERRORS, database_unavailable
+from sourcing.domain.errors import ShuttingDownError, SourcingError
 from sourcing.domain.repositories.conversations import ConversationRepository
 from sourcing.prompts.loader import Language
 
 router = APIRouter(prefix="/v1", tags=["chat"])
-MAX_MESSAGE_CHARS = 4000
 
 
 class ChatRequest(BaseModel):
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    # The length cap is SOURCING_MAX_MESSAGE_CHARS, checked by the assistant (a typed 422).
+    message: str = Field(min_length=1)
     conversation_id: str | None = Field(default=None, max_length=64)
     stream: bool = True
     language: Language | None = None
@@ -37,10 +47,11 @@ class FeedbackRequest(BaseModel):
     comment: str = Field(default="", max_length=2000)
 
 
-async def _sse(events: AsyncGenerator[ChatEvent]) -> AsyncIterator[str]:
+async def _sse(first: ChatEvent, events: AsyncGenerator[ChatEvent]) -> AsyncIterator[str]:
     # aclosing: when the client goes away the turn (and its upstream model call) ends at once.
     async with aclosing(events) as stream:
         try:
+            yield f"event: {first.type}\ndata: {first.model_dump_json()}\n\n"
             async for event in stream:
                 yield f"event: {event.type}\ndata: {event.model_dump_json()}\n\n"
         except SourcingError as exc:
@@ -51,40 +62,68 @@ async def _sse(events: AsyncGenerator[ChatEvent]) -> AsyncIterator[str]:
 async def start_turn(
     principal: Principal,
     assistant: Assistant,
-    session: Session,
     message: str,
     conversation_id: str | None = None,
     language: Language | None = None,
     history: tuple[PastMessage, ...] | None = None,
+    *,
+    metrics: Metrics,
+    shutdown: Shutdown,
 ) -> AsyncGenerator[ChatEvent]:
+    """The turn's events, measured and logged, and ended cleanly if the server stops."""
     owner = owner_scope(principal)
-    if conversation_id:
-        # Checked before streaming starts, so a foreign conversation is a plain 404.
-        await to_thread.run_sync(ConversationRepository(session).get, owner, conversation_id)
     turn = Turn(owner, message, conversation_id, language, str(principal.role), history)
-    return assistant.stream(turn)
+    # Checked before streaming starts: a long message, a foreign or full conversation is a
+    # plain 422, 404 or 409.
+    await to_thread.run_sync(assistant.admit, turn)
+    if conversation_id:
+        note_conversation(conversation_id)
+    tools = {name for skills in assistant.planner.tools.values() for name in skills.tools}
+    events = _database_errors_typed(assistant.stream(turn))
+    return drain_turn(observe_turn(events, metrics, tools), shutdown)
+
+
+async def _database_errors_typed(events: AsyncGenerator[ChatEvent]) -> AsyncGenerator[ChatEvent]:
+    """A locked or unreachable database inside a turn is the same typed 503 a route gives."""
+    async with aclosing(events) as stream:
+        try:
+            async for event in stream:
+                yield event
+        except UNAVAILABLE_ERRORS as exc:
+            raise database_unavailable(exc) from exc
 
 
 async def collect(events: AsyncGenerator[ChatEvent]) -> list[ChatEvent]:
     async with aclosing(events) as stream:
-        return [event async for event in stream]
+        collected = [event async for event in stream]
+    last = collected[-1] if collected else None
+    if isinstance(last, ErrorEvent) and last.code == ShuttingDownError.code:
+        raise ShuttingDownError(last.message, retry_after_s=RETRY_AFTER_S)
+    return collected
 
 
-@router.post("/chat", response_model=None)
+@router.post("/chat", response_model=None, dependencies=CHAT_LIMITED)
 async def chat(
-    request: ChatRequest, principal: PrincipalDep, assistant: AssistantDep, session: SessionDep
+    request: ChatRequest,
+    principal: PrincipalDep,
+    assistant: AssistantDep,
+    metrics: MetricsDep,
+    shutdown: ShutdownDep,
 ) -> StreamingResponse | dict[str, Any]:
     """Streams `text`, `tool_call`, `tool_result`, `clarify`, then `done` (or `error`)."""
     events = await start_turn(
         principal,
         assistant,
-        session,
         request.message,
         request.conversation_id,
         request.language,
+        metrics=metrics,
+        shutdown=shutdown,
     )
     if request.stream:
-        return StreamingResponse(_sse(events), media_type="text/event-stream")
+        # Whatever fails before the first event (a locked database) is still a plain HTTP error.
+        first = await anext(events)
+        return StreamingResponse(_sse(first, events), media_type="text/event-stream")
     collected = await collect(events)
     done = next(event for event in collected if isinstance(event, Done))
     return {

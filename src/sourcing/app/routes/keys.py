@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from sourcing.app.deps import AdminDep, PrincipalDep, SessionDep
+from sourcing.app.deps import AdminDep, PrincipalDep, RowIdPath, SessionDep
 from sourcing.domain.kinds import ApiRole
 from sourcing.domain.repositories.keys import ApiKeyRepository
 from sourcing.domain.tables import ApiKey
@@ -45,7 +45,7 @@ def list_keys(session: SessionDep, _admin: AdminDep) -> list[dict[str, Any]]:
 
 
 @router.delete("/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_key(key_id: int, session: SessionDep, _admin: AdminDep) -> Response:
+def revoke_key(key_id: RowIdPath, session: SessionDep, _admin: AdminDep) -> Response:
     ApiKeyRepository(session).revoke(key_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sourcing.agents.events import ChatEvent, Clarify, Done, ErrorEvent, TextDelta, ToolResult
 from sourcing.agents.history import PastMessage
-from sourcing.app.deps import AssistantDep, PrincipalDep, SessionDep
-from sourcing.app.routes.chat import MAX_MESSAGE_CHARS, collect, start_turn
+from sourcing.app.deps import CHAT_LIMITED, AssistantDep, MetricsDep, PrincipalDep, ShutdownDep
+from sourcing.app.routes.chat import collect, start_turn
 from sourcing.domain.errors import BadInputError, NotFoundError, SourcingError
 from sourcing.domain.kinds import MessageRole
 from sourcing.prompts.loader import Language
@@ -73,8 +73,6 @@ def _turn_inputs(request: CompletionRequest) -> tuple[str, tuple[PastMessage, ..
     message = last.text.strip()
     if last.role != "user" or not message:
         raise BadInputError("the last message must be the user's, with text")
-    if len(message) > MAX_MESSAGE_CHARS:
-        raise BadInputError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
     if request.sourcing.conversation_id:
         return message, None
     # The client's own system prompt is not used: the service's prompt and rules govern.
@@ -164,23 +162,25 @@ async def _stream(events: AsyncGenerator[ChatEvent]) -> AsyncIterator[str]:
     yield "data: [DONE]\n\n"
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, dependencies=CHAT_LIMITED)
 async def chat_completions(
     request: CompletionRequest,
     principal: PrincipalDep,
     assistant: AssistantDep,
-    session: SessionDep,
+    metrics: MetricsDep,
+    shutdown: ShutdownDep,
 ) -> StreamingResponse | dict[str, Any]:
     """The last user message is the turn; earlier ones are its history (or a stored one)."""
     message, history = _turn_inputs(request)
     events = await start_turn(
         principal,
         assistant,
-        session,
         message,
         request.sourcing.conversation_id,
         request.sourcing.language,
         history,
+        metrics=metrics,
+        shutdown=shutdown,
     )
     if request.stream:
         return StreamingResponse(_stream(events), media_type="text/event-stream")

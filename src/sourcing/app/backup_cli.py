@@ -1,0 +1,125 @@
+"""The `sourcing backup`, `sourcing restore` and `sourcing index check` commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sourcing.app.backup import read_manifest, restore_backup, write_backup
+from sourcing.app.container import build_engine, build_search, open_stored_index
+from sourcing.app.settings import Settings
+from sourcing.retrieval.index import IndexBusyError, ProductIndex
+from sourcing.retrieval.indexer import IndexDrift
+
+IDS_SHOWN = 10
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _index_for_backup(settings: Settings) -> ProductIndex | None:
+    try:
+        return open_stored_index(settings)
+    except IndexBusyError as exc:
+        raise IndexBusyError(
+            f"the embedded index at {settings.index_path} is held by another process, most "
+            "likely a running `sourcing serve` (the embedded store allows one process): stop the "
+            "server to back up the index, or run `sourcing backup OUT --no-index` now (the "
+            "database alone is consistent while the server runs; restore re-embeds it)"
+        ) from exc
+
+
+def backup_command(
+    out: Annotated[Path, typer.Argument(help="a new or empty folder")],
+    index: Annotated[bool, typer.Option(help="also export the search index's points")] = True,
+) -> None:
+    """Back up the database (every table, portable between SQLite and PostgreSQL) and the index."""
+    settings = Settings()
+    engine = build_engine(settings, run_migrations=False)
+    product_index = _index_for_backup(settings) if index else None
+    try:
+        manifest = write_backup(engine, product_index, out)
+    finally:
+        if product_index is not None:
+            product_index.close()
+        engine.dispose()
+    rows = sum(entry.rows for entry in manifest.tables)
+    console = _console()
+    console.print(
+        f"backed up {rows:,} rows in {len(manifest.tables)} tables (schema revision "
+        f"{manifest.revision}, {manifest.database}) to {out}"
+    )
+    if manifest.index is not None:
+        meta = manifest.index.meta
+        console.print(f"index: {manifest.index.rows:,} points ({meta.embedder}, {meta.dim}-dim)")
+    else:
+        console.print("index: not included; restore will embed the products again")
+
+
+def restore_command(
+    source: Annotated[Path, typer.Argument(help="a folder written by `sourcing backup`")],
+    force: Annotated[bool, typer.Option(help="replace a database or index that has data")] = False,
+    index: Annotated[bool, typer.Option(help="restore (or re-embed) the search index")] = True,
+) -> None:
+    """Restore a backup into an empty database (one transaction) and index, then catch up."""
+    read_manifest(source)  # refuse a damaged backup before touching anything
+    settings = Settings()
+    engine = build_engine(settings)
+    search = build_search(settings, engine, recreate_index=force) if index else None
+    try:
+        report = restore_backup(engine, source, search.index if search else None, force=force)
+        caught = search.indexer.catch_up() if search else None
+        if search is not None:
+            search.optimize_if_large(settings.hnsw_min_products)
+    finally:
+        if search is not None:
+            search.close()
+        engine.dispose()
+    console = _console()
+    console.print(
+        f"restored {sum(report.rows.values()):,} rows in {len(report.rows)} tables into "
+        f"{engine.url.render_as_string(hide_password=True)} in {report.seconds:.1f} s"
+    )
+    if caught is not None:
+        console.print(
+            f"index: {report.points:,} points restored; catch-up re-embedded {caught.embedded}, "
+            f"removed {caught.removed}"
+        )
+
+
+def _print_drift(console: Console, drift: IndexDrift) -> None:
+    for label, ids in (
+        ("missing (in the catalog, not in the index)", drift.missing),
+        ("stale (indexed at an older listing version)", drift.stale),
+        ("orphaned (indexed, product gone or delisted)", drift.orphaned),
+    ):
+        shown = ", ".join(ids[:IDS_SHOWN]) + (" …" if len(ids) > IDS_SHOWN else "")
+        console.print(f"{label}: {len(ids)}" + (f"  {shown}" if ids else ""))
+
+
+def index_check_command(
+    repair: Annotated[bool, typer.Option(help="re-embed and remove until there is none")] = False,
+) -> None:
+    """Compare the index with the catalog; exit 1 when they drifted apart and were not repaired."""
+    settings = Settings()
+    engine = build_engine(settings)
+    search = build_search(settings, engine)
+    console = _console()
+    try:
+        drift = search.indexer.drift()
+        _print_drift(console, drift)
+        if drift.total and repair:
+            fixed = search.indexer.repair(drift)
+            drift = search.indexer.drift()
+            console.print(f"repaired: re-embedded {fixed.embedded}, removed {fixed.removed}")
+    finally:
+        search.close()
+        engine.dispose()
+    if drift.total:
+        console.print(f"drift: {drift.total} products; run `sourcing index check --repair`")
+        raise typer.Exit(1)
+    console.print("no drift: the index matches the catalog")
