@@ -692,10 +692,16 @@ def _eval_chat(model: EvalModel, local_model: str) -> Iterator[ModelClients | No
     if model is EvalModel.LOCAL:
         path = assemble_model(local_model, settings.data_dir / "models")
         with serve_model(path, port=LOCAL_EVAL_PORT, model=local_model) as server:
+            # A small model on 2 cores: a minute for a first prompt, and answers kept brief.
             local = settings.model_copy(
-                update={"llm_base_url": server.base_url, "llm_model": local_model}
+                update={
+                    "llm_base_url": server.base_url,
+                    "llm_model": local_model,
+                    "llm_timeout_s": 300.0,
+                    "llm_max_tokens": 512,
+                }
             )
-            clients = build_model(local.model_copy(update={"llm_timeout_s": 120.0}))
+            clients = build_model(local)
             try:
                 yield clients
             finally:

@@ -21,7 +21,7 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 
-from sourcing.agents.assistant import Assistant, AssistantDeps, Turn
+from sourcing.agents.assistant import Assistant, AssistantDeps, AssistantOptions, Turn
 from sourcing.agents.events import (
     ChatEvent,
     Clarify,
@@ -66,6 +66,7 @@ KNOWN_GAPS = "known_gaps.yaml"  # scenarios reported, never gated: gaps the syst
 CATALOG_ADDITIONS = "catalog_additions.jsonl"  # poisoned listings synced into the demo catalog
 TOLERANCE = 0.02
 ANSWER_CHARS, EVIDENCE_CHARS, EVIDENCE_CARDS = 2000, 6000, 5
+EVAL_TURN_DEADLINE_S = 900.0
 DEFAULT_PRODUCTS = 2000
 _PRODUCT_ID = re.compile(r"(?<![A-Za-z0-9_-])p-\d{3,}(?![A-Za-z0-9_-])", re.IGNORECASE)
 _BUYER_ID = re.compile(r"^b-\d+$")
@@ -660,7 +661,9 @@ def run_conversation_suite(
         if unknown:
             raise ValueError(f"unknown scenario ids: {sorted(unknown)}")
         chosen = [s for s in chosen if s.id in set(scenario_ids)]
-    assistant = Assistant(AssistantDeps(env.skills, chat))
+    # The suite grades answers, not speed: a slow local model gets its turn in full.
+    options = AssistantOptions(model_deadline_s=EVAL_TURN_DEADLINE_S)
+    assistant = Assistant(AssistantDeps(env.skills, chat, options))
     results = asyncio.run(_run_all(assistant, chosen, env, repeat))
     gaps = [r for r in results if not r.gated]
     return ConversationReport(
