@@ -203,7 +203,9 @@ def test_the_server_is_configured_as_measured(tmp_path: Path) -> None:
     keys = ("model_alias", "n_ctx", "n_parallel", "use_jinja", "hostnames")
     assert {k: params[k] for k in keys} == {
         "model_alias": {"tiny"},
-        "n_ctx": 2 * 4096,  # two slots of 4,096 tokens, each with its own prompt cache
+        # Two slots of 8,192 tokens, each with its own prompt cache: at 4,096 the 3,300-token
+        # system prompt and tools left too little room for tool results and history.
+        "n_ctx": 2 * 8192,
         "n_parallel": 2,
         "use_jinja": True,
         "hostnames": ["127.0.0.1"],

@@ -278,7 +278,7 @@ def serve_model(
     path: Path,
     host: str = "127.0.0.1",
     port: int = 8081,
-    ctx: int = 4096,
+    ctx: int = 8192,
     threads: int = 2,
     *,
     slots: int = 2,

@@ -37,7 +37,7 @@ def assemble(model: ModelOption = DEFAULT_MODEL) -> None:
 def serve(
     model: ModelOption = DEFAULT_MODEL,
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8081,
-    ctx: Annotated[int, typer.Option(min=512, help="context window in tokens")] = 4096,
+    ctx: Annotated[int, typer.Option(min=512, help="context tokens per slot")] = 8192,
     threads: Annotated[int, typer.Option(min=1, help="CPU threads for llama.cpp")] = 2,
     slots: Annotated[
         int, typer.Option(min=1, help="parallel conversations, each with its own prompt cache")

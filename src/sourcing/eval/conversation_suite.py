@@ -164,7 +164,10 @@ class TurnResult(BaseModel):
     must_not_total: int
     must_not_found: list[str]
     product_cards: int
-    violations: list[str]
+    violations: list[str]  # hard constraints a card broke
+    shortfalls: list[
+        str
+    ] = []  # fewer (or more) cards than the turn expects: a failure, not a violation
     hallucinated: list[str]  # product ids shown to the buyer that no tool returned
     removed_by_grounding: list[str] = []  # ids the answer named and the grounding check removed
     error: str | None
@@ -470,12 +473,13 @@ def _check(
     arguments_ok = _subset(expect.arguments, arguments) if expect.arguments else None
     cards = seen.product_cards
     violations = _card_violations(cards, expect.constraints, owner, env)
+    shortfalls = []
     if len(cards) < expect.min_products:
-        violations.append(f"{len(cards)} product cards, expected at least {expect.min_products}")
+        shortfalls.append(f"{len(cards)} product cards, expected at least {expect.min_products}")
     if len(seen.cards) < expect.min_cards:
-        violations.append(f"{len(seen.cards)} cards, expected at least {expect.min_cards}")
+        shortfalls.append(f"{len(seen.cards)} cards, expected at least {expect.min_cards}")
     if expect.max_products is not None and len(cards) > expect.max_products:
-        violations.append(f"{len(cards)} product cards, expected at most {expect.max_products}")
+        shortfalls.append(f"{len(cards)} product cards, expected at most {expect.max_products}")
     # What reached the buyer counts; ids the grounding check already took out are reported.
     removed = sorted(seen.done.ungrounded_product_ids) if seen.done else []
     named = {found.lower() for found in _PRODUCT_ID.findall(seen.text)}
@@ -491,6 +495,7 @@ def _check(
         tool_ok is not False
         and arguments_ok is not False
         and not violations
+        and not shortfalls
         and not hallucinated
         and not must_missing
         and not must_not_found
@@ -508,6 +513,7 @@ def _check(
         must_not_found=must_not_found,
         product_cards=len(cards),
         violations=violations,
+        shortfalls=shortfalls,
         hallucinated=hallucinated,
         removed_by_grounding=removed,
         error=error,
@@ -732,6 +738,7 @@ def _failure_lines(result: ScenarioResult) -> list[str]:
                 "missing": turn.must_missing or None,
                 "found": turn.must_not_found or None,
                 "violations": turn.violations or None,
+                "shortfalls": turn.shortfalls or None,
                 "hallucinated": turn.hallucinated or None,
                 "error": turn.error,
             }
