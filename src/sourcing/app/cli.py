@@ -823,8 +823,16 @@ def eval_judge(
     with _eval_chat(model, local_model) as clients:
         assert clients is not None
         judge = AnswerJudge(clients.chat, PromptLibrary())
-        calibration = asyncio.run(judge.judge(load_calibration()))
-        graded = asyncio.run(judge.judge(answers)) if answers is not None else None
+
+        async def grade() -> tuple[JudgeReport, JudgeReport | None]:
+            try:
+                calibration = await judge.judge(load_calibration())
+                return calibration, await judge.judge(answers) if answers is not None else None
+            finally:
+                # Closed in the loop its connections belong to; closing again later is a no-op.
+                await clients.http_async_client.aclose()
+
+        calibration, graded = asyncio.run(grade())
 
     def show(name: str, found: JudgeReport) -> None:
         line = f"{name}: {found.judged} judged ({found.failed} failed); faithful"
