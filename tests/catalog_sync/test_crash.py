@@ -49,7 +49,8 @@ def test_sigkill_mid_run_then_restart_and_rerun_has_every_product_once(
     command = [sys.executable, "-m", "sourcing.app.cli", "sync", str(feed), "--batch-size", "100"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
+        # Generous: a loaded machine can take a minute just to start the process and import.
+        deadline = time.monotonic() + 240
         committed = 0
         while committed == 0 and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.01)
