@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from sourcing.app.container import build_search
 from sourcing.app.settings import Settings
 from sourcing.domain.kinds import ApiRole
 from sourcing.domain.repositories.keys import ApiKeyRepository
+from sourcing.eval.bench_chat import free_port
 from sourcing.retrieval.embedders import Embedder
 from tests.agents.openai_wire import sse_body, text_chunks
 from tests.app.demo_data import load_demo
@@ -62,12 +62,6 @@ class _FakeModel(BaseHTTPRequestHandler):
         return
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Served:
     settings: Settings
@@ -76,7 +70,7 @@ class Served:
     log: Path
 
     def start(self) -> tuple[subprocess.Popen[bytes], httpx.Client]:
-        port = _free_port()
+        port = free_port()
         command = [sys.executable, "-m", "sourcing.app.cli", "serve", "--port", str(port)]
         with self.log.open("ab") as log:
             process = subprocess.Popen(command, env=self.env, stdout=log, stderr=log)

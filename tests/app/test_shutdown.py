@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from sourcing.app.settings import Settings
 from sourcing.app.shutdown import DRAIN_MARGIN_S, Shutdown, drain_turn
 from sourcing.domain.kinds import ApiRole
 from sourcing.domain.repositories.keys import ApiKeyRepository
+from sourcing.eval.bench_chat import free_port
 from sourcing.retrieval.embedders import Embedder
 from tests.agents import openai_wire as wire
 from tests.app.demo_data import load_demo
@@ -121,13 +121,6 @@ def model_endpoint() -> Iterator[_HangingModel]:
     server.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 class _Reader(threading.Thread):
     """Reads one streamed response to its end; records its lines and how it ended."""
 
@@ -186,7 +179,7 @@ def test_sigterm_ends_open_streams_cleanly_and_the_server_exits_0(
     prepared.search.indexer.catch_up()  # so the server's start-up has nothing to embed
     prepared.close()
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {key: value for key, value in os.environ.items() if not key.startswith("SOURCING_")}
     env |= {

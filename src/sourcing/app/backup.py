@@ -207,15 +207,21 @@ def check_index_target(manifest: BackupManifest, index: ProductIndex, *, force: 
 
 
 def restore_backup(
-    engine: Engine, folder: Path, index: ProductIndex | None, *, force: bool = False
+    engine: Engine,
+    folder: Path,
+    index: ProductIndex | None,
+    *,
+    force: bool = False,
+    manifest: BackupManifest | None = None,
 ) -> RestoreReport:
     """Load a checked backup into an empty database (one transaction) and then the index.
 
     The database is the source of truth: an index that fails half-way is repaired by
-    `sourcing index catch-up` (the server runs it on start).
+    `sourcing index catch-up` (the server runs it on start). `manifest`: one `read_manifest`
+    already checked (every file's sha256), so the files are not read twice.
     """
     started = time.perf_counter()
-    manifest = read_manifest(folder)
+    manifest = manifest or read_manifest(folder)
     if index is not None:
         check_index_target(manifest, index, force=force)
     sources = ((entry.name, _records(folder, entry)) for entry in manifest.tables)

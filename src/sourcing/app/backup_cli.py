@@ -66,12 +66,14 @@ def restore_command(
     index: Annotated[bool, typer.Option(help="restore (or re-embed) the search index")] = True,
 ) -> None:
     """Restore a backup into an empty database (one transaction) and index, then catch up."""
-    read_manifest(source)  # refuse a damaged backup before touching anything
+    manifest = read_manifest(source)  # refuse a damaged backup before touching anything
     settings = Settings()
     engine = build_engine(settings)
     search = build_search(settings, engine, recreate_index=force) if index else None
     try:
-        report = restore_backup(engine, source, search.index if search else None, force=force)
+        report = restore_backup(
+            engine, source, search.index if search else None, force=force, manifest=manifest
+        )
         caught = search.indexer.catch_up() if search else None
         if search is not None:
             search.optimize_if_large(settings.hnsw_min_products)

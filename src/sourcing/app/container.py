@@ -149,11 +149,7 @@ def open_stored_index(settings: Settings) -> ProductIndex | None:
     """The configured index opened as it was built, whatever the embedder now (for backups);
     None where there is none yet."""
     if settings.qdrant_url:
-        probe = QdrantClient(
-            url=settings.qdrant_url,
-            api_key=settings.qdrant_api_key or None,
-            timeout=settings.qdrant_timeout_s,
-        )
+        probe = build_qdrant_client(settings)
         meta = ClientProductIndex.stored_meta(probe, settings.qdrant_collection)
         probe.close()
     else:

@@ -151,7 +151,8 @@ def mock_completion(request: httpx.Request) -> httpx.Response:
     return _tool_call_reply(str(user["content"]))
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (for servers a benchmark starts)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -161,7 +162,7 @@ def _free_port() -> int:
 @contextmanager
 def serve(app: ASGIApp) -> Iterator[str]:
     """Serves `app` with uvicorn in a background thread; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import psutil  # type: ignore[import-untyped]  # no stubs pinned
 
-from sourcing.eval.bench_chat import MESSAGES, _free_port, percentile, prepare_catalog
+from sourcing.eval.bench_chat import MESSAGES, free_port, percentile, prepare_catalog
 from sourcing.eval.fake_model import MODEL_NAME
 from sourcing.eval.machine import describe_machine
 
@@ -331,7 +331,7 @@ def _service_env(data_dir: Path, database_url: str, model_url: str) -> dict[str,
 
 def run_load(config: LoadConfig, data_dir: Path) -> LoadReport:
     database_url, secret = prepare_data(data_dir, config.products)
-    model_port, service_port = _free_port(), _free_port()
+    model_port, service_port = free_port(), free_port()
     model_command = [
         sys.executable,
         "-m",
