@@ -46,6 +46,7 @@ from sourcing.agents.skills.supplier_profile import SupplierProfileInput, suppli
 from sourcing.agents.skills.watch_sources import WatchSourcesInput, watch_sources
 from sourcing.domain.errors import SourcingError
 from sourcing.domain.money import format_cents
+from sourcing.domain.numbers import MAX_BUDGET_CENTS, MAX_BUDGET_YUAN, MAX_COUNT
 from sourcing.domain.types import utcnow
 from sourcing.prompts.loader import Language, PromptLibrary
 from sourcing.retrieval.constraints import Constraints
@@ -85,7 +86,9 @@ class SelectProductsArgs(BaseModel):
     constraints: Constraints = Field(
         default=Constraints(), description="hard requirements; amounts in cents (分)"
     )
-    quantity: int | None = Field(default=None, ge=1, description="units the buyer will order")
+    quantity: int | None = Field(
+        default=None, ge=1, le=MAX_COUNT, description="units the buyer will order"
+    )
     limit: int = Field(default=5, ge=1, le=10)
 
 
@@ -102,8 +105,10 @@ class BuildBundleArgs(BaseModel):
     anchor_product_ids: list[str] = Field(
         default=[], max_length=10, description="product ids to build a matching set around"
     )
-    budget_cents: int | None = Field(default=None, ge=1, description="for the whole bundle")
-    quantity: int | None = Field(default=None, ge=1, description="units of each item")
+    budget_cents: int | None = Field(
+        default=None, ge=1, le=MAX_BUDGET_CENTS, description="for the whole bundle"
+    )
+    quantity: int | None = Field(default=None, ge=1, le=MAX_COUNT, description="units of each item")
     constraints: Constraints = Field(default=Constraints(), description="hard requirements")
 
 
@@ -117,7 +122,9 @@ class SimilarProductsArgs(BaseModel):
     mode: SimilarMode = Field(
         default="substitutes", description="substitutes, cheaper (平替) or factory_direct"
     )
-    quantity: int | None = Field(default=None, ge=1, description="units, to compare prices")
+    quantity: int | None = Field(
+        default=None, ge=1, le=MAX_COUNT, description="units, to compare prices"
+    )
     limit: int = Field(default=5, ge=1, le=10)
 
 
@@ -164,7 +171,9 @@ class ReplenishmentArgs(BaseModel):
         default=None, max_length=50, description="default: everything the buyer reorders"
     )
     service_level: float = Field(default=0.95, ge=0.5, le=0.999)
-    budget_yuan: Decimal | None = Field(default=None, ge=0, description="for this reorder")
+    budget_yuan: Decimal | None = Field(
+        default=None, ge=0, le=MAX_BUDGET_YUAN, description="for this reorder"
+    )
     on_hand: dict[str, int] | None = Field(
         default=None, description="stock the buyer has, per product or SKU id"
     )

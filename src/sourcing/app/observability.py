@@ -296,6 +296,16 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+# Label values come from closed sets: a made-up method or an unrouted path is one series, not one
+# per value a caller invents.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _method(scope: Scope) -> str:
+    method = str(scope.get("method", ""))
+    return method if method in KNOWN_METHODS else "other"
+
+
 def _route_template(scope: Scope) -> str:
     """The matched route's template (bounded label values), not the path with its ids."""
     route = scope.get("route")
@@ -343,10 +353,10 @@ class RequestObservability:
         seconds = time.perf_counter() - started
         route = _route_template(scope)
         if (metrics := _metrics_of(scope)) is not None:
-            metrics.observe_request(scope["method"], route, status, seconds)
+            metrics.observe_request(_method(scope), route, status, seconds)
         _access_log.info(
             "request",
-            method=scope["method"],
+            method=_method(scope),
             route=route,
             status=status,
             duration_ms=round(seconds * 1000, 2),

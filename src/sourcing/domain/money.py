@@ -6,11 +6,12 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sourcing.domain.errors import BadInputError
+from sourcing.domain.numbers import bounded_decimal
 
 MAX_PRICE_CENTS = 100_000_000  # ¥1,000,000 per unit: anything above is a data-entry error
 _CURRENCY_NOISE = re.compile(r"^(?:rmb|cny|¥|￥)|(?:元|块钱|块|rmb|cny)$", re.IGNORECASE)
@@ -37,18 +38,17 @@ def parse_price_cents(text: str | int | Decimal) -> int:
     elif isinstance(text, Decimal):
         amount = text
     else:
-        cleaned = unicodedata.normalize("NFKC", str(text)).strip().replace(",", "")
+        cleaned = unicodedata.normalize("NFKC", str(text)).strip()
         cleaned = _CURRENCY_NOISE.sub("", cleaned).strip()
         if not cleaned:
             raise BadInputError(f"price {text!r} has no number")
-        try:
-            amount = Decimal(cleaned)
-        except InvalidOperation:
-            raise BadInputError(f"price {text!r} is not a number") from None
+        amount = bounded_decimal(cleaned, field="price")
     if not amount.is_finite():
         raise BadInputError(f"price {text!r} is not a finite number")
     if amount < 0:
         raise BadInputError(f"price {text!r} is negative")
+    if amount > MAX_PRICE_CENTS // 100:
+        raise BadInputError(f"price {text!r} is above the ¥{MAX_PRICE_CENTS // 100:,} cap")
     cents = amount * 100
     if cents != cents.to_integral_value():
         raise BadInputError(f"price {text!r} has more than two decimal places")

@@ -5,6 +5,10 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sourcing.domain.kinds import SupplierKind
+from sourcing.domain.money import MAX_PRICE_CENTS
+from sourcing.domain.numbers import MAX_COUNT
+
+MAX_LEAD_TIME_DAYS = 3650
 
 
 class Constraints(BaseModel):
@@ -12,15 +16,15 @@ class Constraints(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    price_min_cents: int | None = Field(default=None, ge=0)
-    price_max_cents: int | None = Field(default=None, ge=0)
-    moq_max: int | None = Field(default=None, ge=1)
+    price_min_cents: int | None = Field(default=None, ge=0, le=MAX_PRICE_CENTS)
+    price_max_cents: int | None = Field(default=None, ge=0, le=MAX_PRICE_CENTS)
+    moq_max: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     # Regions match a supplier's province, city or industrial belt (产业带), by canonical name.
     regions: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()  # first-level categories, e.g. 日用百货
     supplier_kinds: tuple[SupplierKind, ...] = ()  # factory-direct means (factory, brand_oem)
     customisable: bool | None = None
-    lead_time_max_days: int | None = Field(default=None, ge=0)
+    lead_time_max_days: int | None = Field(default=None, ge=0, le=MAX_LEAD_TIME_DAYS)
     in_stock: bool | None = None
 
     @model_validator(mode="after")

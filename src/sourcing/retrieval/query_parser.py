@@ -12,7 +12,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from sourcing.domain.money import MAX_PRICE_CENTS
-from sourcing.retrieval.constraints import FACTORY_DIRECT, Constraints, ParsedQuery
+from sourcing.domain.numbers import MAX_COUNT
+from sourcing.retrieval.constraints import (
+    FACTORY_DIRECT,
+    MAX_LEAD_TIME_DAYS,
+    Constraints,
+    ParsedQuery,
+)
 
 PACKAGE = "sourcing.retrieval"
 VOCABULARY_FILE = "query_vocabulary.json"
@@ -32,6 +38,9 @@ _CN_NUMERALS = "零〇一二两三四五六七八九十百千万"
 _CN_DIGITS = dict(zip("一二两三四五六七八九", (1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _ARABIC = r"(?<![0-9.])(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,9})(?:\.[0-9]{1,4})?(?![0-9])"
+# Past 15 digits an amount is no price or count a buyer means: it is claimed first and stays text,
+# so no later rule converts it (a huge Decimal is slow to convert and overflows the index).
+_OVERLONG = r"(?<![0-9.,])(?:[0-9]{1,3}(?:,[0-9]{3}){5,}|[0-9]{16,})(?:\.[0-9]+)?"
 _NUMBER = rf"(?:{_ARABIC}|(?<![{_CN_NUMERALS}])[{_CN_NUMERALS}]{{1,12}}(?![{_CN_NUMERALS}]))"
 _HUNDRED = Decimal(100)
 # "10元左右" is read as 10 yuan ± 20%: wide enough for "about", narrow enough to still filter.
@@ -301,7 +310,9 @@ def _chinese_int(text: str) -> int | None:
 
 def _number(text: str) -> Decimal | None:
     if text[:1].isdigit():
-        return Decimal(text.replace(",", ""))
+        digits = text.replace(",", "")
+        # Bounded before conversion: no price or count a buyer means has more than 15 digits.
+        return Decimal(digits) if len(digits.partition(".")[0]) <= 15 else None
     value = _chinese_int(text)
     return None if value is None else Decimal(value)
 
@@ -309,7 +320,7 @@ def _number(text: str) -> Decimal | None:
 def _count(text: str) -> int | None:
     """A whole count of at least one, or None."""
     value = _number(text)
-    if value is None or value != value.to_integral_value() or value < 1:
+    if value is None or value != value.to_integral_value() or not 1 <= value <= MAX_COUNT:
         return None
     return int(value)
 
@@ -352,6 +363,7 @@ def _protected_rules(vocab: QueryVocabulary) -> list[_Rule]:
     words, units = vocab.protected, vocab.units
     unit = _alt(units.zh + units.en)
     patterns = [
+        _OVERLONG,
         rf"{_alt(words.model_prefixes)}\s?[0-9]{{1,4}}(?![0-9])(?:\s?{_alt(words.model_suffixes)})*",
         rf"(?<![0-9])(?:19|20)[0-9]{{2}}(?![0-9])\s*{_alt(words.year_suffixes)}",
         rf"{_NUMBER}\s*{_alt(vocab.currency.suffixes)}\s*{_alt(words.price_point_shops)}",
@@ -508,7 +520,8 @@ def _lead_time_rules(vocab: QueryVocabulary) -> list[_Rule]:
         amounts = [_number(match.group(g)) for g in ("a", "b") if match.group(g) is not None]
         if any(amount is None for amount in amounts):
             return None
-        return _Found(lead_time_days=max(_days(match, a) for a in amounts if a is not None))
+        days = max(_days(match, a) for a in amounts if a is not None)
+        return _Found(lead_time_days=days) if days <= MAX_LEAD_TIME_DAYS else None
 
     fixed = _Rule(
         _compile(_alt(lead.fixed)), lambda m: _Found(lead_time_days=by_phrase[_key(m.group())])

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from sourcing.domain.errors import NotFoundError
 from sourcing.domain.money import format_cents, unit_price_at
+from sourcing.domain.numbers import MAX_BUDGET_CENTS
 from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.prompts.loader import Language
 from sourcing.retrieval.constraints import Constraints
@@ -103,7 +104,9 @@ class BuildBundleInput(BaseModel):
     anchor_product_ids: tuple[str, ...] = Field(
         default=(), max_length=10, description="build a matching set around these products"
     )
-    budget_cents: int | None = Field(default=None, ge=1, description="for the whole bundle")
+    budget_cents: int | None = Field(
+        default=None, ge=1, le=MAX_BUDGET_CENTS, description="for the whole bundle"
+    )
     quantity: int | None = Field(
         default=None, ge=1, le=1_000_000, description="units per item; below an MOQ the MOQ"
     )

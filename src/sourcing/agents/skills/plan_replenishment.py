@@ -46,6 +46,7 @@ from sourcing.agents.skills.forecasting import (
 from sourcing.domain.errors import NotFoundError
 from sourcing.domain.kinds import ProductStatus
 from sourcing.domain.money import PriceTier, unit_price_at
+from sourcing.domain.numbers import MAX_BUDGET_YUAN
 from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.domain.repositories.orders import OrderedLine, OrderRepository
 from sourcing.domain.tables import Product, Supplier
@@ -68,7 +69,7 @@ class PlanReplenishmentInput(BaseModel):
         default=None, max_length=200, description="default: every active series of the buyer"
     )
     service_level: float = Field(default=0.95, ge=0.5, le=0.999)
-    budget: Decimal | None = Field(default=None, ge=0, description="yuan")
+    budget: Decimal | None = Field(default=None, ge=0, le=MAX_BUDGET_YUAN, description="yuan")
     on_hand: dict[str, int] | None = Field(
         default=None, description="stock per SKU id or product id; missing ones are estimated"
     )

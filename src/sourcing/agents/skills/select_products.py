@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sourcing.domain.numbers import MAX_COUNT
 from sourcing.retrieval.constraints import Constraints
 from sourcing.retrieval.search import ProductSearch, Relaxation, SearchHit, SearchRequest
 
@@ -19,7 +20,9 @@ class SelectProductsInput(BaseModel):
     constraints: Constraints = Field(
         default=Constraints(), description="hard requirements; they override the query's"
     )
-    quantity: int | None = Field(default=None, ge=1, description="units the buyer will order")
+    quantity: int | None = Field(
+        default=None, ge=1, le=MAX_COUNT, description="units the buyer will order"
+    )
     limit: int = Field(default=5, ge=1, le=20)
     language: Literal["zh", "en"] = "zh"
 

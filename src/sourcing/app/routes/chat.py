@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
+import structlog
 from anyio import to_thread
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
@@ -32,6 +33,7 @@ from sourcing.domain.repositories.conversations import ConversationRepository
 from sourcing.prompts.loader import Language
 
 router = APIRouter(prefix="/v1", tags=["chat"])
+_log = structlog.get_logger(__name__)
 
 
 class ChatRequest(BaseModel):
@@ -79,18 +81,24 @@ async def start_turn(
     if conversation_id:
         note_conversation(conversation_id)
     tools = {name for skills in assistant.planner.tools.values() for name in skills.tools}
-    events = _database_errors_typed(assistant.stream(turn))
+    events = _errors_typed(assistant.stream(turn))
     return drain_turn(observe_turn(events, metrics, tools), shutdown)
 
 
-async def _database_errors_typed(events: AsyncGenerator[ChatEvent]) -> AsyncGenerator[ChatEvent]:
-    """A locked or unreachable database inside a turn is the same typed 503 a route gives."""
+async def _errors_typed(events: AsyncGenerator[ChatEvent]) -> AsyncGenerator[ChatEvent]:
+    """A locked or unreachable database inside a turn is the same typed 503 a route gives; any
+    other failure is a typed internal error, so a stream ends with an error event, never cut."""
     async with aclosing(events) as stream:
         try:
             async for event in stream:
                 yield event
+        except SourcingError:
+            raise
         except UNAVAILABLE_ERRORS as exc:
             raise database_unavailable(exc) from exc
+        except Exception as exc:
+            _log.exception("chat turn failed")
+            raise SourcingError("the turn failed on our side; please try again") from exc
 
 
 async def collect(events: AsyncGenerator[ChatEvent]) -> list[ChatEvent]:

@@ -143,7 +143,7 @@ async def _stream(events: AsyncGenerator[ChatEvent]) -> AsyncIterator[str]:
                     yield _chunk(completion_id, created, {"content": event.delta})
                 elif isinstance(event, ErrorEvent):
                     yield f"data: {_json({'error': event.model_dump(exclude={'type'})})}\n\n"
-                    return
+                    break
                 elif isinstance(event, Done):
                     yield _chunk(
                         completion_id,
@@ -158,7 +158,7 @@ async def _stream(events: AsyncGenerator[ChatEvent]) -> AsyncIterator[str]:
                     yield _chunk(completion_id, created, {}, sourcing=event_body)
         except SourcingError as exc:
             yield f"data: {_json({'error': {'code': exc.code, 'message': exc.message}})}\n\n"
-            return
+    # Also after an error chunk: OpenAI clients wait for [DONE] to end the stream.
     yield "data: [DONE]\n\n"
 
 

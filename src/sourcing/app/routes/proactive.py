@@ -24,6 +24,7 @@ from sourcing.agents.skills.plan_replenishment import (
 from sourcing.app.deps import PrincipalDep, SkillsDep
 from sourcing.domain.errors import ForbiddenError
 from sourcing.domain.kinds import ApiRole
+from sourcing.domain.numbers import MAX_BUDGET_YUAN, Count
 from sourcing.prompts.loader import Language
 
 router = APIRouter(prefix="/v1", tags=["proactive"])
@@ -66,8 +67,10 @@ def merchant_overview(
 class ReplenishmentRequest(BaseModel):
     product_ids: list[str] | None = Field(default=None, max_length=200)
     service_level: float = Field(default=0.95, ge=0.5, le=0.999)
-    budget: Decimal | None = Field(default=None, ge=0, description="yuan")
-    on_hand: dict[str, int] | None = Field(default=None, description="per product or SKU id")
+    budget: Decimal | None = Field(default=None, ge=0, le=MAX_BUDGET_YUAN, description="yuan")
+    on_hand: dict[str, Count] | None = Field(
+        default=None, max_length=1000, description="per product or SKU id"
+    )
     review_days: int = Field(default=7, ge=0, le=90)
     language: Language = "zh"
 

@@ -11,6 +11,7 @@ from sourcing.app.deps import ANY_KEY, SearchDep
 from sourcing.domain.errors import BadInputError
 from sourcing.domain.kinds import SupplierKind
 from sourcing.domain.money import parse_price_cents
+from sourcing.domain.numbers import MAX_COUNT
 from sourcing.retrieval.constraints import Constraints
 from sourcing.retrieval.search import Language, SearchMode, SearchRequest, SearchResult
 
@@ -36,14 +37,14 @@ def search_products(
     q: Annotated[str, Query(min_length=1, max_length=500, description="what the buyer wants")],
     price_min: Yuan = None,
     price_max: Yuan = None,
-    moq_max: Annotated[int | None, Query(ge=1)] = None,
+    moq_max: Annotated[int | None, Query(ge=1, le=MAX_COUNT)] = None,
     region: Annotated[list[str], Query(max_length=10, description="province, city or belt")] = [],  # noqa: B006
     category: Annotated[list[str], Query(max_length=10)] = [],  # noqa: B006
     supplier_kind: Annotated[list[SupplierKind], Query(max_length=3)] = [],  # noqa: B006
     customisable: bool | None = None,
     lead_time_max_days: Annotated[int | None, Query(ge=0, le=365)] = None,
     in_stock: bool | None = None,
-    quantity: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
+    quantity: Annotated[int | None, Query(ge=1, le=MAX_COUNT)] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
     mode: SearchMode = SearchMode.HYBRID,
     language: Language = "zh",

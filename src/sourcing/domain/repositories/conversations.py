@@ -93,9 +93,13 @@ class ConversationRepository:
         if rating not in (-1, 1):
             raise BadInputError("rating must be 1 (helpful) or -1 (not helpful)")
         message = self.session.get(Message, message_id)
+        missing = NotFoundError(f"no assistant message {message_id!r}", message_id=message_id)
         if message is None or message.role != MessageRole.ASSISTANT:
-            raise NotFoundError(f"no assistant message {message_id!r}", message_id=message_id)
-        self.get(owner, message.conversation_id)
+            raise missing
+        # Another owner's message answers like a missing one: its conversation id stays unsaid.
+        conversation = self.session.get(Conversation, message.conversation_id)
+        if conversation is None or conversation.owner != owner:
+            raise missing
         feedback = Feedback(message_id=message_id, rating=rating, comment=comment[:2000])
         self.session.add(feedback)
         self.session.flush()

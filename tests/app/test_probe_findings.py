@@ -1,0 +1,203 @@
+"""Regressions for what an outside probe of the running demo broke: stalls, 500s, leaks, labels."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import AsyncGenerator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from sourcing.agents.assistant import Turn
+from sourcing.agents.events import ChatEvent, TextDelta
+from sourcing.app.container import build_container
+from sourcing.app.main import create_app
+from sourcing.app.settings import Settings
+from sourcing.domain.kinds import ApiRole
+from sourcing.domain.repositories.keys import ApiKeyRepository
+from sourcing.retrieval.embedders import Embedder
+from tests.app.demo_data import load_demo
+
+HUGE_AMOUNT = "收纳盒 1," + ",".join(["000"] * 200) + "元以内"
+
+
+@dataclass(frozen=True)
+class Probe:
+    client: TestClient
+    buyer: dict[str, str]
+    other_buyer: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> Iterator[Probe]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("probe"),
+        rate_limit_per_minute=100_000,
+        chat_rate_limit_per_minute=100_000,
+    )
+    engine = load_demo(settings, products=120)
+    with Session(engine) as session:
+        repo = ApiKeyRepository(session)
+        (_, buyer), (_, other) = (
+            repo.create(ApiRole.BUYER, "b-0001"),
+            repo.create(ApiRole.BUYER, "b-0002"),
+        )
+        session.commit()
+    container = build_container(settings, embedder=use_embedder)
+    with TestClient(create_app(container=container)) as client:
+        yield Probe(
+            client, {"Authorization": f"Bearer {buyer}"}, {"Authorization": f"Bearer {other}"}
+        )
+    container.close()
+
+
+def _error(response: Any) -> dict[str, Any]:
+    body: dict[str, Any] = response.json()["error"]
+    return body
+
+
+@pytest.mark.parametrize("value", ["1e400000", "1e999999", "9" * 20, "1" * 40])
+def test_a_huge_price_parameter_is_a_quick_typed_422(probe: Probe, value: str) -> None:
+    started = time.perf_counter()
+    response = probe.client.get(
+        "/v1/products/search", params={"q": "收纳盒", "price_max": value}, headers=probe.buyer
+    )
+    assert time.perf_counter() - started < 0.5
+    assert response.status_code == 422
+    assert "price_max" in json.dumps(_error(response))  # the field is named
+
+
+def test_a_huge_moq_parameter_is_a_typed_422(probe: Probe) -> None:
+    response = probe.client.get(
+        "/v1/products/search", params={"q": "收纳盒", "moq_max": str(10**309)}, headers=probe.buyer
+    )
+    assert response.status_code == 422
+    assert _error(response)["code"] == "bad_input"
+
+
+def test_a_huge_replenishment_budget_is_a_typed_422(probe: Probe) -> None:
+    response = probe.client.post(
+        "/v1/replenishment/plan",
+        content=b'{"budget": 1e30}',
+        headers=probe.buyer | {"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("field", ["moq_max", "price_max_cents"])
+def test_huge_bundle_constraints_are_a_typed_422(probe: Probe, field: str) -> None:
+    body = f'{{"scene": "露营", "constraints": {{"{field}": {10**309}}}}}'
+    response = probe.client.post(
+        "/v1/bundles",
+        content=body.encode(),
+        headers=probe.buyer | {"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+
+
+def test_healthz_answers_within_100_ms_while_hostile_numbers_arrive(probe: Probe) -> None:
+    stop = threading.Event()
+    hostile_seconds: list[float] = []
+
+    def hostile() -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            probe.client.get(
+                "/v1/products/search",
+                params={"q": "收纳盒", "price_max": "1e400000"},
+                headers=probe.buyer,
+            )
+            hostile_seconds.append(time.perf_counter() - started)
+
+    sender = threading.Thread(target=hostile)
+    sender.start()
+    waits = []
+    try:
+        for _ in range(20):
+            started = time.perf_counter()
+            assert probe.client.get("/healthz").status_code == 200
+            waits.append(time.perf_counter() - started)
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        sender.join()
+    assert hostile_seconds, "the hostile requests never ran"
+    assert max(waits) < 0.1, f"/healthz waited {max(waits):.3f} s"
+
+
+def _sse_events(text: str) -> list[str]:
+    return [line.removeprefix("event: ") for line in text.splitlines() if line.startswith("event:")]
+
+
+def test_a_huge_comma_grouped_amount_in_chat_is_answered(probe: Probe) -> None:
+    plain = probe.client.post(
+        "/v1/chat", json={"message": HUGE_AMOUNT, "stream": False}, headers=probe.buyer
+    )
+    assert plain.status_code == 200
+    streamed = probe.client.post("/v1/chat", json={"message": HUGE_AMOUNT}, headers=probe.buyer)
+    assert streamed.status_code == 200
+    assert _sse_events(streamed.text)[-1] == "done"
+    facade = probe.client.post(
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": HUGE_AMOUNT}], "stream": True},
+        headers=probe.buyer,
+    )
+    assert facade.status_code == 200
+    assert facade.text.rstrip().endswith("data: [DONE]")
+
+
+def test_a_turn_that_fails_unexpectedly_ends_with_an_error_event_not_a_cut_stream(
+    probe: Probe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def failing(_self: object, _turn: Turn) -> AsyncGenerator[ChatEvent]:
+        yield TextDelta(delta="正在查找")
+        raise RuntimeError("a bug in a skill")
+
+    monkeypatch.setattr("sourcing.agents.assistant.Assistant.stream", failing)
+    streamed = probe.client.post("/v1/chat", json={"message": "收纳盒"}, headers=probe.buyer)
+    assert _sse_events(streamed.text)[-1] == "error"
+    assert "internal_error" in streamed.text
+    facade = probe.client.post(
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "收纳盒"}], "stream": True},
+        headers=probe.buyer,
+    )
+    chunks = [line.removeprefix("data: ") for line in facade.text.splitlines() if line]
+    assert chunks[-1] == "[DONE]"
+    assert json.loads(chunks[-2])["error"]["code"] == "internal_error"
+
+
+def test_feedback_on_another_buyers_message_answers_like_a_missing_one(probe: Probe) -> None:
+    turn = probe.client.post(
+        "/v1/chat", json={"message": "收纳盒", "stream": False}, headers=probe.buyer
+    ).json()
+    conversation_id = turn["conversation_id"]
+    messages = probe.client.get(f"/v1/conversations/{conversation_id}", headers=probe.buyer).json()[
+        "messages"
+    ]
+    message_id = next(m["id"] for m in messages if m["role"] == "assistant")
+    foreign = probe.client.post(
+        f"/v1/messages/{message_id}/feedback", json={"rating": 1}, headers=probe.other_buyer
+    )
+    missing = probe.client.post(
+        "/v1/messages/msg_nope/feedback", json={"rating": 1}, headers=probe.other_buyer
+    )
+    assert foreign.status_code == missing.status_code == 404
+    assert conversation_id not in foreign.text
+    assert _error(foreign)["message"] == f"no assistant message {message_id!r}"
+
+
+def test_made_up_http_methods_share_one_metrics_label(probe: Probe) -> None:
+    before = probe.client.get("/metrics").text
+    for index in range(30):
+        probe.client.request(f"BOGUS{index}", "/v1/products/search")
+    after = probe.client.get("/metrics").text
+    assert "BOGUS" not in after
+    assert 'method="other"' in after
+    grown = len(after.splitlines()) - len(before.splitlines())
+    assert grown < 40, f"{grown} new metrics lines for 30 made-up methods"
