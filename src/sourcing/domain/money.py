@@ -52,10 +52,7 @@ def parse_price_cents(text: str | int | Decimal) -> int:
     cents = amount * 100
     if cents != cents.to_integral_value():
         raise BadInputError(f"price {text!r} has more than two decimal places")
-    result = int(cents)
-    if result > MAX_PRICE_CENTS:
-        raise BadInputError(f"price {text!r} is above the ¥{MAX_PRICE_CENTS // 100:,} cap")
-    return result
+    return int(cents)
 
 
 def format_cents(cents: int) -> str:

@@ -34,10 +34,3 @@ def bounded_decimal(text: str, *, field: str) -> Decimal:
     if not _PLAIN_DECIMAL.fullmatch(cleaned):
         raise BadInputError(f"{field}: {cleaned!r} is not a plain decimal number", field=field)
     return Decimal(cleaned.replace(",", ""))
-
-
-def check_range(value: int, *, field: str, minimum: int, maximum: int) -> int:
-    """`value` when minimum ≤ value ≤ maximum, else a typed 422 naming `field`."""
-    if not minimum <= value <= maximum:
-        raise BadInputError(f"{field}: must be between {minimum:,} and {maximum:,}", field=field)
-    return value
