@@ -104,15 +104,22 @@ def test_healthz_answers_within_100_ms_while_hostile_numbers_arrive(probe: Probe
     stop = threading.Event()
     hostile_seconds: list[float] = []
 
+    def send_hostile() -> None:
+        probe.client.get(
+            "/v1/products/search",
+            params={"q": "收纳盒", "price_max": "1e400000"},
+            headers=probe.buyer,
+        )
+
     def hostile() -> None:
         while not stop.is_set():
             started = time.perf_counter()
-            probe.client.get(
-                "/v1/products/search",
-                params={"q": "收纳盒", "price_max": "1e400000"},
-                headers=probe.buyer,
-            )
+            send_hostile()
             hostile_seconds.append(time.perf_counter() - started)
+
+    # First calls pay one-time costs (route compilation, lazy imports) that are not the probe's.
+    send_hostile()
+    probe.client.get("/healthz")
 
     sender = threading.Thread(target=hostile)
     sender.start()

@@ -32,5 +32,7 @@ def bounded_decimal(text: str, *, field: str) -> Decimal:
             field=field,
         )
     if not _PLAIN_DECIMAL.fullmatch(cleaned):
-        raise BadInputError(f"{field}: {cleaned!r} is not a plain decimal number", field=field)
+        raise BadInputError(
+            f"{field} {cleaned!r} is not a number (plain decimal digits, no exponent)", field=field
+        )
     return Decimal(cleaned.replace(",", ""))
