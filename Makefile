@@ -21,7 +21,7 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/sourcing demo build
-	$(BIN)/sourcing serve
+	SOURCING_DEMO=true $(BIN)/sourcing serve
 
 serve: install
 	$(BIN)/sourcing serve

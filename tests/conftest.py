@@ -17,6 +17,9 @@ from sourcing.domain.db import make_engine, migrate
 from sourcing.retrieval.embedders import Embedder, UseOnnxEmbedder
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Starlette's TestClient sends 'Host: testserver'; the host check itself is tested with its own
+# settings in tests/app/test_probe_findings.py.
+os.environ.setdefault("SOURCING_ALLOWED_HOSTS", '["testserver", "localhost", "127.0.0.1"]')
 
 
 def _reachable(url: str) -> bool:

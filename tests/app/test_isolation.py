@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
+from starlette.routing import Mount
 
 from sourcing.app.container import build_container
 from sourcing.app.main import create_app
@@ -21,6 +22,7 @@ from sourcing.app.settings import Settings
 from sourcing.domain.kinds import ApiRole
 from sourcing.domain.repositories.alerts import AlertDraft, AlertRepository
 from sourcing.domain.repositories.keys import ApiKeyRepository
+from sourcing.domain.repositories.widget_tokens import WidgetTokenRepository
 from sourcing.domain.tables import Product, Supplier
 from sourcing.retrieval.embedders import Embedder
 from tests.app.demo_data import load_demo
@@ -34,6 +36,7 @@ class Policy(StrEnum):
     OWNER_SCOPED = "owner-scoped"  # data of the key's owner; anyone else's is a 404
     BUYER_KEY = "buyer-key"  # a buyer's own data (orders, alerts); other roles are a 403
     MERCHANT_KEY = "merchant-key"  # a merchant's own catalog; other roles are a 403
+    BUYER_OR_ADMIN = "buyer-or-admin"  # for a buyer by its own key or an admin's; others a 403
 
 
 @dataclass(frozen=True)
@@ -41,13 +44,15 @@ class Rule:
     """How a route is guarded, and a minimal valid request for it.
 
     Path parameters and string values in `body` may name `{conversation_id}`, `{message_id}`,
-    `{product_id}`, `{supplier_id}` or `{key_id}`; they are filled in before the request."""
+    `{product_id}`, `{supplier_id}`, `{key_id}`, `{token_id}` or `{asset}`; they are filled in
+    before the request."""
 
     policy: Policy
     body: dict[str, Any] | None = None
     params: dict[str, str] = field(default_factory=dict)
     ok: int | tuple[int, ...] = 200  # the status (or statuses) the rightful caller gets
     lists_conversations: bool = False  # OWNER_SCOPED: a listing, not one owned item
+    headers: dict[str, str] = field(default_factory=dict)  # sent besides the caller's
 
 
 CONTINUE_CHAT = {"message": "继续", "stream": False, "conversation_id": "{conversation_id}"}
@@ -64,11 +69,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/docs"): Rule(Policy.PUBLIC),
     ("GET", "/docs/oauth2-redirect"): Rule(Policy.PUBLIC),
     ("GET", "/redoc"): Rule(Policy.PUBLIC),
+    ("GET", "/static-offline-docs/{asset}"): Rule(Policy.PUBLIC),  # Swagger UI's own files
     ("GET", "/healthz"): Rule(Policy.PUBLIC),
     ("GET", "/readyz"): Rule(Policy.PUBLIC),
-    # Public but apart from the API: SOURCING_METRICS_TOKEN guards it when set (not here).
+    # Public in the demo only (SOURCING_DEMO); tests/app/test_probe_findings.py checks it closed.
     ("GET", "/metrics"): Rule(Policy.PUBLIC),
-    ("GET", "/"): Rule(Policy.PUBLIC),  # the demo page; the key it embeds is the server's own
+    ("GET", "/"): Rule(Policy.PUBLIC),  # the demo page: a short-lived token for the demo buyer
+    ("POST", "/demo/widget-token"): Rule(Policy.PUBLIC, headers={"Origin": "http://testserver"}),
     ("GET", "/widget.js"): Rule(Policy.PUBLIC),
     ("GET", "/v1/products/search"): Rule(Policy.CATALOG, params={"q": "保温杯"}),
     ("GET", "/v1/catalog/summary"): Rule(Policy.CATALOG),
@@ -104,6 +111,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/v1/watches/{product_id}"): Rule(Policy.BUYER_KEY, ok=(204, 404)),
     ("POST", "/v1/alerts/{alert_id}/ack"): Rule(Policy.BUYER_KEY),
     ("GET", "/v1/alerts/stream"): Rule(Policy.BUYER_KEY, params={"wait_s": "0.1"}),
+    ("POST", "/v1/widget/tokens"): Rule(
+        Policy.BUYER_OR_ADMIN, body={"origin": "https://shop.example", "buyer_id": "b-0001"}, ok=201
+    ),
+    ("DELETE", "/v1/widget/tokens/{token_id}"): Rule(Policy.OWNER_SCOPED, ok=204),
 }
 
 RouteKey = tuple[str, str]
@@ -117,7 +128,9 @@ def app_routes(app: FastAPI) -> list[RouteKey]:
     found: set[RouteKey] = set()
     for context in iter_route_contexts(app.routes):
         path, methods = context.path or repr(context.original_route), context.methods or set()
-        if not methods:
+        if isinstance(context.original_route, Mount):
+            found.add(("GET", f"{path}/{{asset}}"))  # static files: read-only, any name
+        elif not methods:
             found.add(("*", path))
         # Starlette adds HEAD to its own GET routes (the docs pages); it is no route of its own.
         elif not isinstance(context.original_route, APIRoute) and "GET" in methods:
@@ -146,8 +159,7 @@ def _rule(key: RouteKey) -> Rule:
     if key not in ROUTES:
         pytest.fail(
             f"{_route_id(key)} is not classified: add it to ROUTES in {__name__} with its policy "
-            "(PUBLIC, CATALOG, SELF, ADMIN_ONLY, OWNER_SCOPED, BUYER_KEY or MERCHANT_KEY) and a "
-            "minimal valid request"
+            f"(one of {', '.join(p.name for p in Policy)}) and a minimal valid request"
         )
     return ROUTES[key]
 
@@ -175,7 +187,7 @@ class World:
             path.format(**values),
             params=rule.params,
             json=_fill(rule.body, values),
-            headers=headers,
+            headers=rule.headers | headers,
         )
 
 
@@ -192,7 +204,10 @@ def _fill(value: Any, values: dict[str, str]) -> Any:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("isolation")
-    settings = Settings(data_dir=folder, llm_base_url="")  # offline mode
+    # Offline mode, the demo page on, widgets allowed on one host site.
+    settings = Settings(
+        data_dir=folder, llm_base_url="", demo=True, cors_origins=["https://shop.example"]
+    )
     engine = load_demo(settings)
     with Session(engine) as session:
         product = session.exec(select(Product)).first()
@@ -212,6 +227,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> I
             name: repo.create(role, subject)[1] for name, (role, subject) in subjects.items()
         }
         spare_key, _ = repo.create(ApiRole.EVALUATOR)  # the admin's DELETE /v1/keys revokes it
+        # Buyer A's widget sign-in: the owner's DELETE revokes it (again and again: idempotent).
+        token, _ = WidgetTokenRepository(session).mint("b-0001", "https://shop.example", ttl_s=600)
         draft = AlertDraft(buyer_id="b-0001", kind="price_up", title="涨价", dedup_key="t:1")
         alert = AlertRepository(session).add_many([draft])[0]
         session.commit()
@@ -220,6 +237,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> I
             "supplier_id": supplier.id,
             "key_id": str(spare_key.id),
             "alert_id": str(alert.id),
+            "token_id": str(token.id),
+            "asset": "swagger-ui.css",
         }
     container = build_container(settings, embedder=use_embedder)
     headers = {name: {"Authorization": f"Bearer {secret}"} for name, secret in secrets.items()}
@@ -275,8 +294,8 @@ NOBODY = {"conversation_id": "conv_00000000000000000000", "message_id": "msg_000
 def test_every_route_is_classified() -> None:
     unclassified = [_route_id(key) for key in ALL_ROUTES if key not in ROUTES]
     assert not unclassified, (
-        f"classify these routes in ROUTES ({__name__}) as PUBLIC, CATALOG, SELF, ADMIN_ONLY or "
-        f"OWNER_SCOPED, with a minimal valid request: {unclassified}"
+        f"classify these routes in ROUTES ({__name__}) with a Policy and a minimal valid "
+        f"request: {unclassified}"
     )
     stale = [_route_id(key) for key in ROUTES if key not in ALL_ROUTES]
     assert not stale, f"ROUTES lists routes the app no longer serves: {stale}"
@@ -343,6 +362,19 @@ def test_own_data_routes_answer_only_their_kind_of_key(
         assert response.json()["error"]["code"] == "forbidden"
     response = world.call(key, owner)
     assert response.status_code in _oks(ROUTES[key]), response.text
+
+
+@pytest.mark.parametrize("key", _with_policy(Policy.BUYER_OR_ADMIN))
+def test_buyer_or_admin_routes_refuse_other_roles_and_other_buyers(
+    world: World, key: RouteKey
+) -> None:
+    for caller in ("buyer_b", "merchant", "evaluator"):  # the body names buyer A
+        response = world.call(key, caller)
+        assert response.status_code == 403, f"{caller}: {response.status_code} {response.text}"
+        assert response.json()["error"]["code"] == "forbidden"
+    for caller in ("buyer_a", "admin"):
+        response = world.call(key, caller)
+        assert response.status_code in _oks(ROUTES[key]), f"{caller}: {response.text}"
 
 
 @pytest.mark.parametrize("key", _with_policy(Policy.SELF))

@@ -31,6 +31,7 @@ from tests.app.demo_data import load_demo
 
 BASE_URL = "http://llm.test/v1"
 UPSTREAM_KEY = "sk-upstream-never-logged"
+SCRAPER_TOKEN = "scrape-world"
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> I
         llm_model="m",
         llm_api_key=UPSTREAM_KEY,
         llm_max_retries=0,
+        metrics_token=SCRAPER_TOKEN,
     )
     engine = load_demo(settings, products=120)
     with Session(engine) as session:
@@ -184,12 +186,13 @@ def test_metrics_count_requests_turns_tools_tokens_searches_and_database_state(
 ) -> None:
     _model_turn(respx_mock)
     bearer = {"Authorization": f"Bearer {world.secret}"}
-    before = _samples(world.client.get("/metrics").text)
+    scraper = {"Authorization": f"Bearer {SCRAPER_TOKEN}"}
+    before = _samples(world.client.get("/metrics", headers=scraper).text)
     assert world.client.post("/v1/chat", json={"message": "保温杯"}, headers=bearer).is_success
     for path in ("/v1/products/p-000001", "/v1/products/no-such"):
         world.client.get(path, headers=bearer)
     world.client.get("/v1/products/search", params={"q": "收纳盒"}, headers=bearer)
-    response = world.client.get("/metrics")
+    response = world.client.get("/metrics", headers=scraper)
     assert response.headers["content-type"].startswith("text/plain")
     after = _samples(response.text)
 

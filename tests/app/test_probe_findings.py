@@ -13,7 +13,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from sourcing.agents.assistant import Turn
 from sourcing.agents.events import ChatEvent, TextDelta
 from sourcing.app.container import build_container
 from sourcing.app.main import create_app
@@ -23,6 +22,8 @@ from sourcing.domain.repositories.keys import ApiKeyRepository
 from sourcing.retrieval.embedders import Embedder
 from tests.app.demo_data import load_demo
 
+METRICS_TOKEN = "probe-metrics"
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 HUGE_AMOUNT = "收纳盒 1," + ",".join(["000"] * 200) + "元以内"
 
 
@@ -39,6 +40,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> I
         data_dir=tmp_path_factory.mktemp("probe"),
         rate_limit_per_minute=100_000,
         chat_rate_limit_per_minute=100_000,
+        metrics_token=METRICS_TOKEN,
     )
     engine = load_demo(settings, products=120)
     with Session(engine) as session:
@@ -161,14 +163,23 @@ def test_a_huge_comma_grouped_amount_in_chat_is_answered(probe: Probe) -> None:
 def test_a_turn_that_fails_unexpectedly_ends_with_an_error_event_not_a_cut_stream(
     probe: Probe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def failing(_self: object, _turn: Turn) -> AsyncGenerator[ChatEvent]:
+    async def failing(_self: object, *_args: object) -> AsyncGenerator[ChatEvent]:
         yield TextDelta(delta="正在查找")
         raise RuntimeError("a bug in a skill")
 
-    monkeypatch.setattr("sourcing.agents.assistant.Assistant.stream", failing)
+    monkeypatch.setattr("sourcing.agents.assistant.Assistant._answer", failing)
     streamed = probe.client.post("/v1/chat", json={"message": "收纳盒"}, headers=probe.buyer)
     assert _sse_events(streamed.text)[-1] == "error"
     assert "internal_error" in streamed.text
+    # The turn is stored as failed with what it showed, not as a complete (or missing) answer.
+    listed = probe.client.get("/v1/conversations", headers=probe.buyer).json()
+    newest = max(listed, key=lambda c: c["updated_at"])
+    stored = probe.client.get(f"/v1/conversations/{newest['id']}", headers=probe.buyer).json()
+    assert [(m["role"], m["status"]) for m in stored["messages"]] == [
+        ("user", "complete"),
+        ("assistant", "failed"),
+    ]
+    assert stored["messages"][-1]["content"] == "正在查找"
     facade = probe.client.post(
         "/v1/chat/completions",
         json={"messages": [{"role": "user", "content": "收纳盒"}], "stream": True},
@@ -200,10 +211,10 @@ def test_feedback_on_another_buyers_message_answers_like_a_missing_one(probe: Pr
 
 
 def test_made_up_http_methods_share_one_metrics_label(probe: Probe) -> None:
-    before = probe.client.get("/metrics").text
+    before = probe.client.get("/metrics", headers=SCRAPER).text
     for index in range(30):
         probe.client.request(f"BOGUS{index}", "/v1/products/search")
-    after = probe.client.get("/metrics").text
+    after = probe.client.get("/metrics", headers=SCRAPER).text
     assert "BOGUS" not in after
     assert 'method="other"' in after
     grown = len(after.splitlines()) - len(before.splitlines())

@@ -216,7 +216,9 @@ def api(
 ) -> Iterator[tuple[TestClient, dict[str, dict[str, str]], FakeClock]]:
     """Five requests and two chat turns a minute per key, on a fake clock."""
     folder = tmp_path_factory.mktemp("ratelimit")
-    settings = Settings(data_dir=folder, rate_limit_per_minute=5, chat_rate_limit_per_minute=2)
+    settings = Settings(
+        data_dir=folder, rate_limit_per_minute=5, chat_rate_limit_per_minute=2, demo=True
+    )
     engine = load_demo(settings, products=40)
     with Session(engine) as session:
         repo = ApiKeyRepository(session)
@@ -239,6 +241,18 @@ def fresh(
     """An hour later: every key has its whole allowance again."""
     api[2].advance(3600)
     return api
+
+
+def test_demo_page_sign_ins_are_limited_by_client_address(
+    fresh: tuple[TestClient, dict[str, dict[str, str]], FakeClock],
+) -> None:
+    """Each view of the demo page mints a widget token: a script cannot mint them in bulk."""
+    client, _, _ = fresh
+    assert [client.get("/").status_code for _ in range(5)] == [200] * 5
+    refused = client.get("/")
+    assert refused.status_code == 429
+    assert "demo sign-ins" in refused.json()["error"]["message"]
+    assert client.get("/widget.js").status_code == 200
 
 
 def test_past_the_limit_a_key_gets_429_with_retry_after(
@@ -293,6 +307,6 @@ def test_health_and_the_widget_are_never_limited(
     fresh: tuple[TestClient, dict[str, dict[str, str]], FakeClock],
 ) -> None:
     client, _, _ = fresh
-    for path in ("/healthz", "/widget.js", "/"):
+    for path in ("/healthz", "/widget.js"):
         assert [client.get(path).status_code for _ in range(8)] == [200] * 8, path
     assert client.get("/v1/me").status_code == 401  # keyless /v1 calls still have allowance

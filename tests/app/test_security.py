@@ -38,7 +38,7 @@ def client(
     tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder
 ) -> Iterator[TestClient]:
     folder = tmp_path_factory.mktemp("security")
-    yield from _client(folder, use_embedder, cors_origins=[WIDGET_ORIGIN])
+    yield from _client(folder, use_embedder, cors_origins=[WIDGET_ORIGIN], demo=True)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """The chat widget driven in headless Chromium (Debian's `chromium`, no browser download).
 
 The app runs in offline mode under uvicorn in a background thread; Playwright opens the demo
-page at `/`, which embeds `/widget.js` with the demo buyer's key. Screenshots of the desktop and
+page at `/`, which embeds `/widget.js` with a short-lived widget token for the demo buyer (never an
+API key). Screenshots of the desktop and
 phone layouts go to docs/screenshots/.
 """
 
@@ -12,20 +13,23 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Dialog, Page, Playwright, Route, expect, sync_playwright
+from sqlalchemy import Engine, update
 from sqlmodel import Session
 
 from sourcing.app.container import build_container
 from sourcing.app.main import create_app
 from sourcing.app.settings import Settings
 from sourcing.catalog_sync.sync import sync_feed
-from sourcing.domain.kinds import ApiRole, SyncMode
+from sourcing.domain.kinds import SyncMode
 from sourcing.domain.repositories.alerts import AlertDraft, AlertRepository
-from sourcing.domain.repositories.keys import ApiKeyRepository
+from sourcing.domain.tables import WidgetToken
+from sourcing.domain.types import utcnow
 from sourcing.retrieval.embedders import Embedder
 from tests.app.demo_data import load_demo
 from tests.catalog_sync.feedfiles import product, write_jsonl
@@ -45,7 +49,7 @@ TIMEOUT_MS = 10_000
 @dataclass(frozen=True)
 class Server:
     url: str
-    key: str
+    engine: Engine
 
 
 def _free_port() -> int:
@@ -58,7 +62,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("widget")
-    settings = Settings(data_dir=folder)
+    settings = Settings(data_dir=folder, demo=True)
     engine = load_demo(settings, products=120)
     hostile = product(
         "p-990001",
@@ -69,7 +73,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> 
     )
     sync_feed(engine, write_jsonl(folder / "hostile.jsonl", [hostile]), mode=SyncMode.DELTA)
     with Session(engine) as session:
-        _, key = ApiKeyRepository(session).create(ApiRole.BUYER, "b-0001")
         AlertRepository(session).add_many(
             [
                 AlertDraft(
@@ -83,7 +86,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> 
             ]
         )
         session.commit()
-    settings.widget_key_path.write_text(key, encoding="utf-8")
     container = build_container(settings, embedder=use_embedder)  # start-up indexes the catalog
     app = create_app(container=container)
     port = _free_port()
@@ -95,7 +97,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> 
         assert thread.is_alive(), "uvicorn stopped during start-up"
         assert time.monotonic() < deadline, "uvicorn did not start within 60 s"
         time.sleep(0.05)
-    yield Server(url=f"http://127.0.0.1:{port}", key=key)
+    yield Server(url=f"http://127.0.0.1:{port}", engine=engine)
     uv.should_exit = True
     thread.join(timeout=10)
     container.close()
@@ -192,6 +194,21 @@ def test_chat_streams_text_and_product_cards_and_takes_feedback(
     expect(page.locator("sourcing-chat .panel")).to_be_hidden()
     expect(page.locator("sourcing-chat .bubble")).to_be_focused()
     page.context.close()
+
+
+def test_an_expired_token_is_renewed_from_the_token_url_and_the_turn_goes_through(
+    browser: Browser, server: Server
+) -> None:
+    page = _page(browser)
+    _open(page, server)
+    with Session(server.engine) as session:  # every token so far expires now
+        session.execute(update(WidgetToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+        session.commit()
+    with page.expect_response(lambda r: "/demo/widget-token" in r.url and r.status == 200):
+        _ask(page, "义乌 收纳盒")
+    log = page.locator("sourcing-chat [role=log]")
+    expect(log.locator(".card").first).to_be_visible()
+    expect(page.locator("sourcing-chat .err")).to_be_hidden()
 
 
 def test_a_quick_reply_pill_sends_the_option(browser: Browser, server: Server) -> None:

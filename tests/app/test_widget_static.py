@@ -29,7 +29,9 @@ def test_the_widget_is_under_its_gzipped_budget() -> None:
 
 def test_the_demo_page_embeds_the_widget_with_escaped_values() -> None:
     page = DEMO.read_text("utf-8")
-    assert '<script src="/widget.js" data-api-key="{{ api_key }}"' in page
+    script = '<script src="/widget.js" data-token="{{ token }}" data-token-url="{{ token_url }}"'
+    assert script in page
+    assert "api_key" not in page  # no long-lived key is ever rendered into the page
     assert "|safe" not in page
     assert "autoescape false" not in page
     assert "sourcing demo build" in page

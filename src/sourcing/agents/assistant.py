@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -45,12 +46,13 @@ from sourcing.agents.toolcalls import ParsedToolCall, ReasoningFilter, ToolCallG
 from sourcing.agents.toolcalls import extract_tool_calls as parse_content_calls
 from sourcing.agents.tools import SkillDeps, SkillTools, ToolArtifact
 from sourcing.domain.errors import BadInputError, ConversationFullError
-from sourcing.domain.kinds import MessageRole
+from sourcing.domain.kinds import MessageRole, MessageStatus
 from sourcing.domain.repositories.conversations import ConversationRepository
 from sourcing.domain.tables import Message
 from sourcing.prompts.loader import Language
 
 Mode = Literal["model", "offline"]
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,12 +111,16 @@ class TurnRecord:
     ungrounded: list[str] = field(default_factory=list)
     usage: dict[str, int] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    mode: Mode = "offline"
+    failed: bool = False  # an error event went out, or the turn broke off
 
     def see(self, event: ChatEvent) -> ChatEvent:
         if isinstance(event, TextDelta):
             self.text.append(event.delta)
         elif isinstance(event, ToolResult):
             self.cards.extend(event.cards)
+        elif isinstance(event, ErrorEvent):
+            self.failed = True
         return event
 
     @property
@@ -151,39 +157,52 @@ class Assistant:
 
     async def stream(self, turn: Turn) -> AsyncGenerator[ChatEvent]:
         started = time.perf_counter()
-        record = TurnRecord()
+        record = TurnRecord(mode=self.mode)
         conversation_id, past = await to_thread.run_sync(self._begin, turn)
-        language = turn.language or detect_language(turn.message)
-        mode = self.mode
-        if mode == "model" and self.deps.skills.router.rule_intent(turn.message) == "clarify":
-            # A broad ask gets a question, not a guess, whatever the model would have done.
-            yield record.see(self.planner.clarify_broad(language))
-        elif mode == "model":
-            try:
-                async with aclosing(self._model_turn(turn, language, past, record)) as events:
-                    async for event in events:
-                        yield record.see(event)
-            except ModelUnavailableError as exc:
-                if record.shown_text:
-                    yield ErrorEvent(code=exc.code, message=exc.message)
-                else:
-                    mode = "offline"
-                    fallback = await self._offline(turn, language, "model_fallback", past, record)
-                    for event in fallback:
-                        yield record.see(event)
-        else:
-            for event in await self._offline(turn, language, "offline_notice", past, record):
-                yield record.see(event)
+        try:
+            async with aclosing(self._answer(turn, past, record)) as events:
+                async for event in events:
+                    yield record.see(event)
+        except BaseException:
+            # A bug, a dropped client or a cancelled task: what was shown is kept, marked failed.
+            # Synchronously, because a cancelled turn cannot await anything more.
+            record.failed = True
+            self._finish_quietly(turn, conversation_id, record)
+            raise
         await to_thread.run_sync(self._finish, turn, conversation_id, record)
         record.add_time("total_ms", started)
         yield Done(
             conversation_id=conversation_id,
             cited_product_ids=record.cited,
             ungrounded_product_ids=record.ungrounded,
-            mode=mode,
+            mode=record.mode,
             timings_ms=record.timings_ms,
             usage=record.usage,
         )
+
+    async def _answer(
+        self, turn: Turn, past: Sequence[PastMessage], record: TurnRecord
+    ) -> AsyncGenerator[ChatEvent]:
+        language = turn.language or detect_language(turn.message)
+        if record.mode == "offline":
+            for event in await self._offline(turn, language, "offline_notice", past, record):
+                yield event
+        elif self.deps.skills.router.rule_intent(turn.message) == "clarify":
+            # A broad ask gets a question, not a guess, whatever the model would have done.
+            yield self.planner.clarify_broad(language)
+        else:
+            try:
+                async with aclosing(self._model_turn(turn, language, past, record)) as events:
+                    async for event in events:
+                        yield event
+            except ModelUnavailableError as exc:
+                if record.shown_text:
+                    yield ErrorEvent(code=exc.code, message=exc.message)
+                else:
+                    record.mode = "offline"
+                    fallback = await self._offline(turn, language, "model_fallback", past, record)
+                    for event in fallback:
+                        yield event
 
     async def _offline(
         self,
@@ -364,8 +383,17 @@ class Assistant:
                 MessageRole.ASSISTANT,
                 "".join(record.text),
                 cards=record.cards,
+                status=MessageStatus.FAILED if record.failed else MessageStatus.COMPLETE,
             )
             session.commit()
+
+    def _finish_quietly(self, turn: Turn, conversation_id: str, record: TurnRecord) -> None:
+        """Store a broken-off turn; a database that is the cause fails here too, and the turn's
+        own error is the one to report."""
+        try:
+            self._finish(turn, conversation_id, record)
+        except Exception:
+            _log.warning("could not store the failed turn of %s", conversation_id, exc_info=True)
 
 
 def _calls_of(reply: AIMessageChunk | None, embedded: list[ParsedToolCall]) -> list[ParsedToolCall]:

@@ -1,4 +1,5 @@
-"""API-key authentication: who is calling (a Principal), which roles pass, whose data it sees."""
+"""Authentication by API key or widget token: who is calling (a Principal), which roles pass,
+whose data it sees, what a widget token may do."""
 
 from __future__ import annotations
 
@@ -10,13 +11,34 @@ from sqlmodel import Session
 from sourcing.domain.errors import AuthError, ForbiddenError
 from sourcing.domain.kinds import ApiRole
 from sourcing.domain.repositories.keys import ApiKeyRepository
+from sourcing.domain.repositories.widget_tokens import TOKEN_PREFIX, WidgetTokenRepository
+from sourcing.domain.tables import ApiKey
+
+# What the web widget does besides reading its buyer's own data: chat, rate an answer, watch a
+# product, acknowledge an alert (widget.js). A widget token may do nothing else.
+WIDGET_WRITES = frozenset(
+    {
+        ("POST", "/v1/chat"),
+        ("POST", "/v1/chat/completions"),
+        ("POST", "/v1/messages/{message_id}/feedback"),
+        ("PUT", "/v1/watches/{product_id}"),
+        ("POST", "/v1/alerts/{alert_id}/ack"),
+    }
+)
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 @dataclass(frozen=True)
 class Principal:
-    key_id: int
+    key_id: int  # the API key's id, or the widget token's
     role: ApiRole
     subject: str  # buyer id for buyer keys, supplier id for merchant keys, else ""
+    widget_origin: str = ""  # set for a widget token: the one web origin it signs in from
+
+    @property
+    def caller(self) -> str:
+        """Who the rate limits count this request against."""
+        return f"widget:{self.key_id}" if self.widget_origin else f"key:{self.key_id}"
 
 
 def secret_from_headers(authorization: str | None, api_key: str | None) -> str:
@@ -31,11 +53,37 @@ def secret_from_headers(authorization: str | None, api_key: str | None) -> str:
     raise AuthError("an API key is required: 'Authorization: Bearer sk-…' or 'X-API-Key: sk-…'")
 
 
-def authenticate(session: Session, secret: str) -> Principal:
+def authenticate(session: Session, secret: str, *, origin: str | None = None) -> Principal:
+    """The caller behind an API key or a widget token; a widget token only from its origin (a
+    browser always sends Origin cross-site, so another site's page cannot use a leaked one)."""
+    if secret.startswith(TOKEN_PREFIX):
+        return _widget_principal(session, secret, origin)
     key = ApiKeyRepository(session).find_active(secret)
     if key is None or key.id is None:
         raise AuthError("the API key is unknown or revoked")
     return Principal(key_id=key.id, role=key.role, subject=key.subject)
+
+
+def _widget_principal(session: Session, secret: str, origin: str | None) -> Principal:
+    token = WidgetTokenRepository(session).find_active(secret)
+    if token is None or token.id is None:
+        raise AuthError("the widget token is unknown, expired or revoked")
+    if token.issued_by_key_id is not None:
+        issuer = session.get(ApiKey, token.issued_by_key_id)
+        if issuer is None or issuer.revoked_at is not None:
+            raise AuthError("the widget token's issuing key is revoked")
+    if origin is not None and origin.rstrip("/").lower() != token.origin:
+        raise AuthError("the widget token belongs to another web origin")
+    return Principal(
+        key_id=token.id, role=ApiRole.BUYER, subject=token.buyer_id, widget_origin=token.origin
+    )
+
+
+def check_widget_scope(principal: Principal, method: str, route: str) -> Principal:
+    """A widget token reads its buyer's data and does what the widget does; nothing more."""
+    if principal.widget_origin and not (method in READ_METHODS or (method, route) in WIDGET_WRITES):
+        raise ForbiddenError("a widget token may chat and read its buyer's data, nothing more")
+    return principal
 
 
 def check_roles(principal: Principal, roles: Collection[ApiRole]) -> Principal:

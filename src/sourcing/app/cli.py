@@ -264,10 +264,8 @@ def demo_build(
     _print_reference(load_reference(engine, settings.demo_dir))
     _print_copurchase(build_copurchase(engine))
     _print_alerts(run_alert_jobs(engine, None, scheduled_sources(today=day)))
-    secret = _create_key(engine, ApiRole.BUYER, "b-0001")
-    # The demo page at / signs in as this buyer; the file stays on this machine, in data_dir.
-    settings.widget_key_path.write_text(secret + "\n", encoding="utf-8")
-    settings.widget_key_path.chmod(0o600)
+    # Keys for trying the API by hand; the demo page signs in with short-lived widget tokens.
+    _create_key(engine, ApiRole.BUYER, settings.demo_buyer)
     _create_key(engine, ApiRole.ADMIN, "")
 
 

@@ -10,7 +10,13 @@ from sqlmodel import Session
 
 from sourcing.agents.assistant import Assistant
 from sourcing.agents.tools import SkillDeps
-from sourcing.app.auth import Principal, authenticate, check_roles, secret_from_headers
+from sourcing.app.auth import (
+    Principal,
+    authenticate,
+    check_roles,
+    check_widget_scope,
+    secret_from_headers,
+)
 from sourcing.app.container import Container
 from sourcing.app.observability import Metrics, note_key
 from sourcing.app.ratelimit import Limit, enforce
@@ -56,28 +62,33 @@ def get_authentication(
     session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
+    origin: Annotated[str | None, Header()] = None,
 ) -> Principal | AuthError:
     """The caller, or why there is none; resolved once per request for the limits and the route."""
     try:
-        principal = authenticate(session, secret_from_headers(authorization, x_api_key))
+        secret = secret_from_headers(authorization, x_api_key)
+        principal = authenticate(session, secret, origin=origin)
     except AuthError as exc:
         return exc
     finally:
         # End the lookup's read transaction: its pooled connection goes back now, not when the
         # response ends; 200 open chat streams would otherwise hold 200 and starve the turns.
         session.rollback()
-    note_key(principal.key_id)
+    if not principal.widget_origin:
+        note_key(principal.key_id)
     return principal
 
 
 AuthenticationDep = Annotated[Principal | AuthError, Depends(get_authentication)]
 
 
-def get_principal(authentication: AuthenticationDep) -> Principal:
-    """The caller behind the request's API key; 401 when there is none or it is not active."""
+def get_principal(request: Request, authentication: AuthenticationDep) -> Principal:
+    """The caller behind the request's API key or widget token; 401 when there is none or it is
+    not active, 403 for what a widget token may not do."""
     if isinstance(authentication, AuthError):
         raise authentication
-    return authentication
+    route = getattr(request.scope.get("route"), "path", "")
+    return check_widget_scope(authentication, request.method, route)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -85,7 +96,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 def _caller(request: Request, authentication: Principal | AuthError) -> str:
     if isinstance(authentication, Principal):
-        return f"key:{authentication.key_id}"
+        return authentication.caller
     # Keyless and bad-key requests share their address's allowance, which slows key guessing.
     return f"addr:{request.client.host if request.client else 'unknown'}"
 

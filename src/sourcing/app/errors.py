@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from http import HTTPStatus
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import Send
 
 from sourcing.domain.db import UNAVAILABLE_ERRORS, database_unavailable
 from sourcing.domain.errors import (
@@ -55,6 +57,17 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     code = {400: BadInputError.code, 404: NotFoundError.code}.get(exc.status_code, phrase)
     body = {"code": code, "message": str(exc.detail), "details": {}}
     return JSONResponse({"error": body}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def send_error(
+    send: Send, error: SourcingError, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """The same typed JSON body, sent by a middleware that refuses before any route runs."""
+    body = json.dumps({"error": error.to_dict()}).encode()
+    start = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    start.extend(headers)
+    await send({"type": "http.response.start", "status": error.status_code, "headers": start})
+    await send({"type": "http.response.body", "body": body})
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sourcing.app.errors import send_error
 from sourcing.domain.errors import PayloadTooLargeError
 
 
@@ -47,7 +46,4 @@ class BodySizeLimit:
         error = PayloadTooLargeError(
             f"the request body is over {self.max_bytes} bytes", max_bytes=self.max_bytes
         )
-        body = json.dumps({"error": error.to_dict()}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, error)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from sourcing.app.container import Container, build_container
 from sourcing.app.deps import RATE_LIMITED
@@ -24,6 +25,7 @@ from sourcing.app.routes import (
     proactive,
     search,
     widget,
+    widget_tokens,
 )
 from sourcing.app.security import install_browser_security
 from sourcing.app.settings import Settings
@@ -49,7 +51,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             if owned:
                 await app.state.container.aclose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the installed package's assets: /docs works offline.
+    app = FastAPIOffline(
         title="Sourcing Assistant",
         version="0.1.0",
         summary="AI sourcing assistant for wholesale buyers (找货 · 选货 · 导购 · 补货)",
@@ -74,5 +77,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(assortment.router, dependencies=RATE_LIMITED)
     app.include_router(alerts.router, dependencies=RATE_LIMITED)
     app.include_router(proactive.router, dependencies=RATE_LIMITED)
+    app.include_router(widget_tokens.router, dependencies=RATE_LIMITED)
     app.include_router(widget.router)
     return app

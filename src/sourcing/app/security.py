@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sourcing.app.errors import send_error
 from sourcing.app.settings import Settings
+from sourcing.domain.errors import UnknownHostError
 
 # The demo page: its own inline <style>, /widget.js, and the widget's needs — a <style> in its
 # shadow root and style attributes ('unsafe-inline' styles, never scripts), fetch and SSE to this
@@ -22,6 +24,44 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 HSTS = "max-age=31536000; includeSubDomains"
 WIDGET_METHODS = ("GET", "POST", "PUT")
 WIDGET_HEADERS = ("Authorization", "Content-Type", "X-API-Key", "Last-Event-ID")
+# Orchestrators probe by pod address, whatever the configured names are.
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+def host_allowed(host: str, allowed: list[str]) -> bool:
+    """'shop.example' matches itself, '*.example' any subdomain of example, '*' everything."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip().lower().rstrip(".")
+    for pattern in allowed:
+        pattern = pattern.strip().lower()
+        if pattern == "*" or pattern == name:
+            return True
+        if pattern.startswith("*.") and name.endswith(pattern[1:]) and len(name) > len(pattern) - 1:
+            return True
+    return False
+
+
+class TrustedHosts:
+    """A typed 400 for a Host header outside SOURCING_ALLOWED_HOSTS, before any route runs: a
+    DNS-rebinding page cannot reach the API under its own name, and no redirect reflects it."""
+
+    def __init__(self, app: ASGIApp, *, allowed: list[str]) -> None:
+        self.app, self.allowed = app, allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in PROBE_PATHS:
+            await self.app(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host", "")
+        if host_allowed(host, self.allowed):
+            await self.app(scope, receive, send)
+            return
+        error = UnknownHostError(
+            "this server does not answer for that Host; SOURCING_ALLOWED_HOSTS names the ones "
+            "it does",
+            host=host[:100],
+        )
+        await send_error(send, error)
 
 
 class SecurityHeaders:
@@ -74,4 +114,5 @@ def install_browser_security(app: FastAPI, settings: Settings) -> None:
             expose_headers=("Retry-After",),
             max_age=600,
         )
+    app.add_middleware(TrustedHosts, allowed=settings.allowed_hosts)
     app.add_middleware(SecurityHeaders, hsts=settings.hsts)

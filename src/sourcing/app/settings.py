@@ -34,8 +34,21 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field(
         default="json", description="json: one object a line; console: for a terminal"
     )
+    demo: bool = Field(
+        default=False,
+        description="serve the demo page at / (signed in as demo_buyer) and an open /metrics",
+    )
+    demo_buyer: str = Field(default="b-0001", max_length=64, description="the demo page's buyer")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default=["localhost", "127.0.0.1"],
+        description="Host header values served (comma-separated or JSON; '*.example.com' works)",
+    )
+    widget_token_ttl_s: int = Field(
+        default=900, ge=60, le=86_400, description="how long a minted widget token signs in"
+    )
     metrics_token: str = Field(
-        default="", description="a bearer token /metrics then requires; empty: open"
+        default="",
+        description="a bearer token /metrics accepts besides admin keys; open only in the demo",
     )
     shutdown_timeout_s: int = Field(
         default=30,
@@ -107,9 +120,9 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=60, description="how often a live alert stream looks for new ones"
     )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
-    def _origins(cls, value: object) -> object:
+    def _listed(cls, value: object) -> object:
         if isinstance(value, str):
             text = value.strip()
             items = json.loads(text) if text.startswith("[") else text.split(",")
@@ -123,11 +136,6 @@ class Settings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.data_dir / "index" / "products"
-
-    @property
-    def widget_key_path(self) -> Path:
-        """The demo buyer's key for the demo page at /; written by `sourcing demo build`."""
-        return self.data_dir / "demo" / "widget-key.txt"
 
     @property
     def demo_dir(self) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import signal
 import threading
@@ -17,6 +16,7 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sourcing.agents.events import ChatEvent, ErrorEvent
+from sourcing.app.errors import send_error
 from sourcing.domain.errors import ShuttingDownError
 
 # Turns get the shutdown timeout less this, so their closing events still go out before uvicorn
@@ -124,15 +124,8 @@ class RefuseWhenStopping:
             await self.app(scope, receive, send)
             return
         error = ShuttingDownError("the server is shutting down", retry_after_s=RETRY_AFTER_S)
-        body = json.dumps({"error": error.to_dict()}).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", b"%d" % len(body)),
-            (b"retry-after", b"%d" % math.ceil(RETRY_AFTER_S)),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 503, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        headers = ((b"retry-after", b"%d" % math.ceil(RETRY_AFTER_S)), (b"connection", b"close"))
+        await send_error(send, error, headers)
 
 
 class GracefulServer(uvicorn.Server):

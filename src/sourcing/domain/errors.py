@@ -32,6 +32,13 @@ class PayloadTooLargeError(BadInputError):
     code = "payload_too_large"
 
 
+class UnknownHostError(BadInputError):
+    """The Host header names a site this server does not serve (DNS rebinding, spoofing)."""
+
+    status_code = 400
+    code = "unknown_host"
+
+
 class NotFoundError(SourcingError):
     status_code = 404
     code = "not_found"

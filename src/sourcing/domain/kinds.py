@@ -79,6 +79,11 @@ class MessageRole(StrEnum):
     TOOL = "tool"
 
 
+class MessageStatus(StrEnum):
+    COMPLETE = "complete"
+    FAILED = "failed"  # the turn broke off: what it showed before is kept, marked as such
+
+
 class AlertSeverity(StrEnum):
     INFO = "info"
     WARNING = "warning"

@@ -15,6 +15,7 @@ from sourcing.domain.kinds import (
     BuyerChannel,
     KnowledgeKind,
     MessageRole,
+    MessageStatus,
     ProductStatus,
     SkuStatus,
     SupplierKind,
@@ -255,6 +256,7 @@ class Message(SQLModel, table=True):
     content: str
     cards: list[dict[str, Any]] = _json_list()
     token_count: int = 0
+    status: MessageStatus = _enum(MessageStatus, default=MessageStatus.COMPLETE)
     created_at: datetime = _created()
 
 
@@ -275,6 +277,21 @@ class ApiKey(SQLModel, table=True):
     role: ApiRole = _enum(ApiRole)
     subject: str = ""  # buyer or supplier id the key is bound to
     created_at: datetime = _created()
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WidgetToken(SQLModel, table=True):
+    """A short-lived sign-in for the web widget: one buyer, one web origin, until it expires."""
+
+    __tablename__ = "widget_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)  # sha256 of the token, never the token
+    buyer_id: str = Field(foreign_key="buyer.id", max_length=64, index=True)
+    origin: str = Field(max_length=255)  # scheme://host[:port] of the page that embeds it
+    issued_by_key_id: int | None = None  # the API key that minted it; none for the demo page
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

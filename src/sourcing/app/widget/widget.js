@@ -1,9 +1,13 @@
 /*! Sourcing Assistant chat widget — one file, no framework, no build step.
  *
- * Embed:  <script src="https://HOST/widget.js" data-api-key="sk-…" data-lang="zh|en"
- *                 data-theme="light|dark" data-container="#panel" data-api-base="https://HOST"></script>
+ * Embed:  <script src="https://HOST/widget.js" data-token="wt-…" data-token-url="/my/widget-token"
+ *                 data-lang="zh|en" data-theme="light|dark" data-container="#panel"
+ *                 data-api-base="https://HOST"></script>
+ * data-token is a short-lived widget token the host site's server minted for its signed-in buyer
+ * (POST /v1/widget/tokens); when it expires the widget POSTs to data-token-url (the host page's
+ * own origin, its cookies) for a fresh one: {"token": "wt-…"}. Never put an API key in a page.
  * Without data-container a floating bubble opens the panel; with it the panel sits inline there.
- * Or place <sourcing-chat api-key="…" lang="en" inline></sourcing-chat> yourself.
+ * Or place <sourcing-chat token="…" token-url="…" lang="en" inline></sourcing-chat> yourself.
  *
  * Theming (set on `sourcing-chat` in the host page; they pierce the shadow root):
  *   --sourcing-accent (#ff5000)   buttons, links, the user's bubbles
@@ -36,7 +40,7 @@
       price: "单价", stock: "库存", leadTime: "发货", supplier: "供应商", region: "地区", f48: "48h发货率",
       refund: "品质退款率", tiers: "阶梯价", at: (q) => `按 ${q} 件`, good: "有帮助", bad: "没帮助",
       thanks: "感谢反馈", dropped: "连接中断，回答没有完成。", retry: "重试", failed: "请求失败",
-      noKey: "缺少 API key（data-api-key）", badKey: "API key 无效或已停用", noHistory: "还没有会话",
+      noKey: "缺少登录凭证（data-token）", badKey: "登录已失效，请刷新页面", noHistory: "还没有会话",
       noAlerts: "暂无提醒", markRead: "标为已读", unread: (n) => `${n} 条未读提醒`, similarTo: (t) => `与「${t}」相似的货源`,
       noSimilar: "没有找到相似货源", cheaper: (p) => `便宜 ${p}`, dearer: (p) => `贵 ${p}`, view: "查看",
       clear: "清除选择", sourcing: "采购助手", you: "你", products: "商品", cards: "商品卡片",
@@ -56,7 +60,7 @@
       price: "Unit price", stock: "Stock", leadTime: "Ships", supplier: "Supplier", region: "Region", f48: "48h dispatch",
       refund: "Quality refunds", tiers: "Price tiers", at: (q) => `at ${q} pcs`, good: "Helpful", bad: "Not helpful",
       thanks: "Thanks for the feedback", dropped: "The connection dropped before the answer finished.", retry: "Retry",
-      failed: "Request failed", noKey: "Missing API key (data-api-key)", badKey: "The API key is invalid or revoked",
+      failed: "Request failed", noKey: "Missing sign-in (data-token)", badKey: "The sign-in expired or is invalid; reload the page",
       noHistory: "No conversations yet", noAlerts: "No alerts", markRead: "Mark read", unread: (n) => `${n} unread alerts`,
       similarTo: (t) => `Similar to “${t}”`, noSimilar: "No similar items found", cheaper: (p) => `${p} cheaper`,
       dearer: (p) => `${p} dearer`, view: "View", clear: "Clear", sourcing: "Assistant", you: "You", products: "Products", cards: "Product cards",
@@ -239,7 +243,8 @@ table{border-collapse:collapse;font-size:12px;width:100%}
 
     connectedCallback() {
       if (this.root) return;
-      this.key = this.getAttribute("api-key") || "";
+      this.key = this.getAttribute("token") || this.getAttribute("api-key") || "";
+      this.tokenUrl = this.getAttribute("token-url") || "";
       this.base = (this.getAttribute("api-base") || "").replace(/\/$/, "");
       this.inline = this.hasAttribute("inline");
       const l = this.getAttribute("lang") || navigator.language || "zh";
@@ -247,7 +252,7 @@ table{border-collapse:collapse;font-size:12px;width:100%}
       this.cid = null; this.cards = new Map(); this.picked = new Set(); this.alerts = []; this.unread = 0;
       this.root = this.attachShadow({ mode: "open" });
       this.build();
-      if (this.key) { this.loadAlerts(); this.watchAlerts(); }
+      if (this.key || this.tokenUrl) { this.loadAlerts(); this.watchAlerts(); }
     }
 
     disconnectedCallback() { this.alertAbort?.abort(); this.chatAbort?.abort(); }
@@ -293,7 +298,7 @@ table{border-collapse:collapse;font-size:12px;width:100%}
       root.append(this.bubble, this.panel);
       this.greet = h("div", { class: "msg bot" });
       this.log.append(this.greet);
-      if (!this.key) this.showError(t.noKey, false);
+      if (!this.key && !this.tokenUrl) this.showError(t.noKey, false);
       this.label();
     }
 
@@ -335,9 +340,10 @@ table{border-collapse:collapse;font-size:12px;width:100%}
       if (open) this.input.focus(); else this.bubble.focus();
     }
 
-    async api(path, opts = {}) {
+    async api(path, opts = {}, renewed = false) {
       const res = await fetch(this.base + path, { ...opts, headers: { Authorization: `Bearer ${this.key}`,
         ...(opts.body ? { "Content-Type": "application/json" } : {}), ...opts.headers } });
+      if (res.status === 401 && this.tokenUrl && !renewed && await this.renew()) return this.api(path, opts, true);
       if (!res.ok) {
         let body = {};
         try { body = await res.json(); } catch { /* not JSON */ }
@@ -345,6 +351,19 @@ table{border-collapse:collapse;font-size:12px;width:100%}
         throw new ApiError(res.status, e.code || String(res.status), res.status === 401 ? this.t.badKey : e.message || this.t.failed);
       }
       return res;
+    }
+
+    // Tokens live minutes: one renewal at a time, shared by every request that found it expired.
+    renew() {
+      this.renewing ||= (async () => {
+        try {
+          const res = await fetch(this.tokenUrl, { method: "POST", credentials: "same-origin" });
+          const body = res.ok ? await res.json() : {};
+          if (typeof body.token === "string" && body.token) this.key = body.token;
+          return res.ok && Boolean(body.token);
+        } catch { return false; } finally { this.renewing = null; }
+      })();
+      return this.renewing;
     }
 
     showError(text, retry = true) {
@@ -376,7 +395,7 @@ table{border-collapse:collapse;font-size:12px;width:100%}
     add(node) { this.log.append(node); this.log.scrollTop = this.log.scrollHeight; return node; }
 
     async send(text, echo = true) {
-      if (!this.key) return this.showError(this.t.noKey, false);
+      if (!this.key && !this.tokenUrl) return this.showError(this.t.noKey, false);
       this.showView("chat");
       this.last = text;
       this.err.hidden = true;
@@ -729,12 +748,12 @@ table{border-collapse:collapse;font-size:12px;width:100%}
   if (!customElements.get("sourcing-chat")) customElements.define("sourcing-chat", SourcingChat);
 
   // Auto-create from the <script> tag's data-* attributes.
-  if (script && script.dataset && "apiKey" in script.dataset) {
-    const d = script.dataset;
+  const d = script && script.dataset;
+  if (d && ("token" in d || "tokenUrl" in d || "apiKey" in d)) {
     const mount = () => {
       const el = document.createElement("sourcing-chat");
-      el.setAttribute("api-key", d.apiKey || "");
-      for (const [k, a] of [["apiBase", "api-base"], ["lang", "lang"], ["theme", "theme"]]) if (d[k]) el.setAttribute(a, d[k]);
+      el.setAttribute("token", d.token || d.apiKey || "");
+      for (const [k, a] of [["tokenUrl", "token-url"], ["apiBase", "api-base"], ["lang", "lang"], ["theme", "theme"]]) if (d[k]) el.setAttribute(a, d[k]);
       const host = d.container && document.querySelector(d.container);
       if (host) el.setAttribute("inline", "");
       (host || document.body).append(el);

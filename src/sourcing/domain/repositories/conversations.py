@@ -9,7 +9,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from sourcing.domain.errors import BadInputError, NotFoundError
-from sourcing.domain.kinds import MessageRole
+from sourcing.domain.kinds import MessageRole, MessageStatus
 from sourcing.domain.tables import Conversation, Feedback, Message
 from sourcing.domain.types import utcnow
 
@@ -67,6 +67,7 @@ class ConversationRepository:
         *,
         cards: list[dict[str, Any]] | None = None,
         token_count: int = 0,
+        status: MessageStatus = MessageStatus.COMPLETE,
     ) -> Message:
         conversation = self.get(owner, conversation_id)
         message = Message(
@@ -76,6 +77,7 @@ class ConversationRepository:
             content=content,
             cards=cards or [],
             token_count=token_count,
+            status=status,
         )
         conversation.updated_at = utcnow()
         self.session.add_all([message, conversation])
