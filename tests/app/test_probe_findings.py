@@ -17,11 +17,18 @@ from sourcing.agents.events import ChatEvent, TextDelta
 from sourcing.app.container import build_container
 from sourcing.app.main import create_app
 from sourcing.app.settings import Settings
-from sourcing.domain.kinds import ApiRole
+from sourcing.catalog_sync.sync import sync_feed
+from sourcing.domain.kinds import ApiRole, SyncMode
 from sourcing.domain.repositories.keys import ApiKeyRepository
 from sourcing.retrieval.embedders import Embedder
 from tests.app.demo_data import load_demo
+from tests.catalog_sync.feedfiles import product, write_jsonl
 
+HOSTILE_ID = "p-990002"
+HOSTILE_TITLE = (
+    "<img src=x onerror=alert(1)> 义乌 防尘收纳盒 ![x](https://tracker.example/p.gif) "
+    "[点我](javascript:alert(1))"
+)
 METRICS_TOKEN = "probe-metrics"
 SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 HUGE_AMOUNT = "收纳盒 1," + ",".join(["000"] * 200) + "元以内"
@@ -43,6 +50,15 @@ def probe(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> I
         metrics_token=METRICS_TOKEN,
     )
     engine = load_demo(settings, products=120)
+    folder = settings.data_dir
+    hostile = product(
+        HOSTILE_ID,
+        title=HOSTILE_TITLE,
+        supplier_id="s-0001",
+        category="日用百货/收纳整理/收纳盒",
+        price_tiers=[{"min_quantity": 2, "price": "4.50"}],
+    )
+    sync_feed(engine, write_jsonl(folder / "hostile.jsonl", [hostile]), mode=SyncMode.DELTA)
     with Session(engine) as session:
         repo = ApiKeyRepository(session)
         (_, buyer), (_, other) = (
@@ -219,3 +235,73 @@ def test_made_up_http_methods_share_one_metrics_label(probe: Probe) -> None:
     assert 'method="other"' in after
     grown = len(after.splitlines()) - len(before.splitlines())
     assert grown < 40, f"{grown} new metrics lines for 30 made-up methods"
+
+
+def _markup_in(text: str) -> list[str]:
+    return [mark for mark in ("<img", "![", "javascript:", "tracker.example") if mark in text]
+
+
+def test_catalog_markup_reaches_no_rendered_text_but_stays_in_the_cards(probe: Probe) -> None:
+    ask = "义乌 防尘收纳盒"
+    body = {"message": ask, "stream": False}
+    events = probe.client.post("/v1/chat", json=body, headers=probe.buyer).json()["events"]
+    text = "".join(e["delta"] for e in events if e["type"] == "text")
+    results = [e for e in events if e["type"] == "tool_result"]
+    titles = [card.get("title") for result in results for card in result["cards"]]
+    assert HOSTILE_TITLE in titles, "the hostile product must be among the cards"
+    assert "防尘收纳盒" in text, text
+    assert not _markup_in(text), text
+    facade = probe.client.post(
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": ask}], "stream": False},
+        headers=probe.buyer,
+    )
+    content = facade.json()["choices"][0]["message"]["content"]
+    assert "防尘收纳盒" in content
+    assert not _markup_in(content), content
+
+
+NUL_REQUESTS = [
+    ("GET", "/v1/conversations/conv_%00x", None),
+    ("DELETE", "/v1/conversations/conv_%00x", None),
+    ("GET", "/v1/products/search?q=%E6%94%B6%00", None),
+    ("POST", "/v1/chat", {"message": "收纳盒\x00", "stream": False}),
+    ("POST", "/v1/chat", {"message": "收纳盒\x00"}),
+    ("POST", "/v1/messages/msg_1/feedback", {"rating": 1, "comment": "好\x00"}),
+    ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "a\x00"}]}),
+]
+
+
+@pytest.fixture
+def postgres_client(
+    tmp_path: Any, postgres_engine: Any, use_embedder: Embedder
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    settings = Settings(data_dir=tmp_path, database_url=str(postgres_engine.url), llm_base_url="")
+    with Session(postgres_engine) as session:
+        _, secret = ApiKeyRepository(session).create(ApiRole.EVALUATOR)  # needs no buyer row
+        session.commit()
+    container = build_container(settings, embedder=use_embedder)
+    with TestClient(create_app(container=container)) as client:
+        yield client, {"Authorization": f"Bearer {secret}"}
+    container.close()
+
+
+@pytest.mark.parametrize(("method", "path", "body"), NUL_REQUESTS)
+def test_a_nul_character_is_a_typed_422_on_postgresql(
+    postgres_client: tuple[TestClient, dict[str, str]],
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
+    client, headers = postgres_client
+    response = client.request(method, path, json=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert "NUL" in _error(response)["message"]
+
+
+def test_an_escaped_backslash_before_u0000_is_text_not_a_nul(probe: Probe) -> None:
+    body = '{"message": "路径 C:\\\\u0000 收纳盒", "stream": false}'
+    response = probe.client.post(
+        "/v1/chat", content=body, headers=probe.buyer | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text

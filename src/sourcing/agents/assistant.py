@@ -41,6 +41,7 @@ from sourcing.agents.history import (
     to_chat_messages,
 )
 from sourcing.agents.llm import ModelUnavailableError, ResilientChat
+from sourcing.agents.markup import inert_text
 from sourcing.agents.offline import OfflinePlanner, detect_language
 from sourcing.agents.toolcalls import ParsedToolCall, ReasoningFilter, ToolCallGate
 from sourcing.agents.toolcalls import extract_tool_calls as parse_content_calls
@@ -160,7 +161,8 @@ class Assistant:
         record = TurnRecord(mode=self.mode)
         conversation_id, past = await to_thread.run_sync(self._begin, turn)
         try:
-            async with aclosing(self._answer(turn, past, record)) as events:
+            # Catalog text and model output reach clients that render Markdown or HTML.
+            async with aclosing(inert_text(self._answer(turn, past, record))) as events:
                 async for event in events:
                     yield record.see(event)
         except BaseException:

@@ -1,11 +1,13 @@
-"""Request body size limit (ASGI middleware): an oversized body is a typed 413, never read."""
+"""Request limits (ASGI middleware): an oversized body is a typed 413, never read; a NUL a 422."""
 
 from __future__ import annotations
+
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sourcing.app.errors import send_error
-from sourcing.domain.errors import PayloadTooLargeError
+from sourcing.domain.errors import BadInputError, PayloadTooLargeError
 
 
 class BodySizeLimit:
@@ -46,4 +48,49 @@ class BodySizeLimit:
         error = PayloadTooLargeError(
             f"the request body is over {self.max_bytes} bytes", max_bytes=self.max_bytes
         )
+        await send_error(send, error)
+
+
+# A JSON '\u0000' escape: a backslash that is not itself escaped, then u0000.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+class RejectNulBytes:
+    """PostgreSQL text cannot hold NUL: one in the path, the query or a JSON body is a typed 422
+    before any route runs, never a driver error mid-request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+            await self._refuse(send, "the path or query")
+            return
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        if b"json" not in content_type:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        body, more = b"", True
+        while more:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if _JSON_NUL.search(body):
+            await self._refuse(send, "the JSON body")
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send, where: str) -> None:
+        error = BadInputError(f"{where} holds a NUL character (\\u0000), which text cannot hold")
         await send_error(send, error)

@@ -11,7 +11,7 @@ from fastapi_offline import FastAPIOffline
 from sourcing.app.container import Container, build_container
 from sourcing.app.deps import RATE_LIMITED
 from sourcing.app.errors import install_error_handlers
-from sourcing.app.limits import BodySizeLimit
+from sourcing.app.limits import BodySizeLimit, RejectNulBytes
 from sourcing.app.observability import Metrics, RequestObservability
 from sourcing.app.routes import (
     alerts,
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.state.shutdown = shutdown
     install_error_handlers(app)
+    app.add_middleware(RejectNulBytes)  # inside the size limit: it reads only capped bodies
     app.add_middleware(BodySizeLimit, max_bytes=resolved.max_request_bytes)
     app.add_middleware(RefuseWhenStopping, shutdown=shutdown)
     install_browser_security(app, resolved)  # CORS and security headers
