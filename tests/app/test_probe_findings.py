@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session
 
 from sourcing.agents.events import ChatEvent, TextDelta
@@ -305,3 +307,66 @@ def test_an_escaped_backslash_before_u0000_is_text_not_a_nul(probe: Probe) -> No
         "/v1/chat", content=body, headers=probe.buyer | {"Content-Type": "application/json"}
     )
     assert response.status_code == 200, response.text
+
+
+class HealthzWatch:
+    """Times /healthz every 10 ms from a thread while other requests run."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client, self.waits, self.stop = client, list[tuple[float, float]](), threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self.stop.is_set():
+            started = time.perf_counter()
+            assert self.client.get("/healthz").status_code == 200
+            self.waits.append((started, time.perf_counter() - started))
+            time.sleep(0.01)
+
+    def worst_since(self, since: float) -> float:
+        """The longest wait of the pings started since `since`, once at least one has ended."""
+        deadline = time.perf_counter() + 2
+        while not (waits := [wait for started, wait in list(self.waits) if started >= since]):
+            assert time.perf_counter() < deadline, "/healthz did not answer within 2 s"
+            time.sleep(0.005)
+        return max(waits)
+
+
+@pytest.fixture(scope="module")
+def healthz_watch(probe: Probe) -> Iterator[HealthzWatch]:
+    probe.client.post("/v1/chat", json={"message": "收纳盒", "stream": False}, headers=probe.buyer)
+    watch = HealthzWatch(probe.client)
+    watch.thread.start()
+    yield watch
+    watch.stop.set()
+    watch.thread.join(timeout=5)
+
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+DIGITS = st.text(alphabet="0123456789", min_size=1, max_size=400)
+AMOUNTS = st.one_of(
+    DIGITS,
+    st.lists(st.sampled_from(["000", "999", "1", "12"]), min_size=1, max_size=200).map(",".join),
+    st.builds(lambda a, b: f"{a}.{b}", DIGITS, DIGITS),
+    st.builds(lambda a, e: f"{a}e{e}", DIGITS, st.integers(-(10**6), 10**6)),
+    st.builds(lambda a, unit: f"{a}{unit}", DIGITS, st.sampled_from(["万", "亿", "千", "k", "w"])),
+    st.builds(lambda a, b: f"{a}-{b}", DIGITS, DIGITS),
+    DIGITS.map(lambda digits: digits.translate(FULL_WIDTH)),
+    st.sampled_from(["一千万", "十亿", "NaN", "inf", "-0", "1_000", "0x1F", "¥-5"]),
+)
+TEMPLATES = ["收纳盒 {}元以内", "起批{}个的保温杯", "预算{}元 露营", "cups under {} yuan MOQ {}"]
+
+
+@given(st.sampled_from(TEMPLATES), AMOUNTS)
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_fuzzed_amounts_in_chat_are_answered_without_stalling_healthz(
+    probe: Probe, healthz_watch: HealthzWatch, template: str, amount: str
+) -> None:
+    message = template.replace("{}", amount)
+    since = time.perf_counter()
+    answer = probe.client.post(
+        "/v1/chat", json={"message": message, "stream": False}, headers=probe.buyer
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["events"][-1]["type"] == "done"
+    assert healthz_watch.worst_since(since) < 0.1, f"/healthz waited during {message[:60]!r}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -144,3 +145,63 @@ def test_an_unparsable_body_is_a_typed_400(fuzzed: tuple[FastAPI, Keys]) -> None
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "bad_input"
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+
+
+# Past every bound a number field may have: exponents, digits beyond float and INTEGER, signs.
+HUGE_NUMBERS = ["1e400000", "1e999999", "-1e308", str(10**309), "9" * 4000, "1" + "0" * 30, "-0"]
+
+
+# What each route needs besides the number: a query, and a stream that ends at once.
+EXTRA_PARAMS = {"/v1/products/search": {"q": "收纳盒"}, "/v1/alerts/stream": {"wait_s": "0.1"}}
+
+
+def _numeric(schema: dict[str, Any]) -> bool:
+    options = schema.get("anyOf", [schema])
+    return any(option.get("type") in ("number", "integer") for option in options)
+
+
+def _number_fields(spec: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(method, path, 'query' or 'body', name) for every numeric query parameter and top-level
+    body property the OpenAPI declares."""
+    components = spec.get("components", {}).get("schemas", {})
+    found = []
+    for path, operations in spec["paths"].items():
+        if "{" in path:
+            continue  # the id paths have their own regressions above
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and _numeric(parameter.get("schema", {})):
+                    found.append((method.upper(), path, "query", parameter["name"]))
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            ref = (body or {}).get("schema", {}).get("$ref", "")
+            properties = components.get(ref.rsplit("/", 1)[-1], {}).get("properties", {})
+            found += [
+                (method.upper(), path, "body", name)
+                for name, field in properties.items()
+                if _numeric(field)
+            ]
+    return found
+
+
+def test_every_number_field_refuses_huge_values_with_a_typed_4xx(
+    fuzzed: tuple[FastAPI, Keys],
+) -> None:
+    app, keys = fuzzed
+    headers = {"Authorization": f"Bearer {keys.buyer}", "Content-Type": "application/json"}
+    minimal = {"/v1/bundles": {"scene": "露营"}, "/v1/chat": {"message": "收纳盒", "stream": False}}
+    with TestClient(app) as client:
+        fields = _number_fields(client.get("/openapi.json").json())
+        assert len(fields) >= 15, fields  # the walk finds the API's number fields
+        for method, path, where, name in fields:
+            for value in HUGE_NUMBERS:
+                if where == "query":
+                    params = {name: value} | EXTRA_PARAMS.get(path, {})
+                    response = client.request(method, path, params=params, headers=headers)
+                else:
+                    base = json.dumps(minimal.get(path, {}), ensure_ascii=False)[1:-1]
+                    body = "{" + (base + ", " if base else "") + f'"{name}": {value}' + "}"
+                    response = client.request(method, path, content=body.encode(), headers=headers)
+                where_sent = f"{method} {path} {where} {name}={value[:20]}"
+                assert response.status_code < 500, f"{where_sent}: {response.text[:300]}"
+                if response.status_code >= 400:
+                    assert response.json()["error"]["code"], where_sent
