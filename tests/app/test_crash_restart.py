@@ -156,13 +156,21 @@ def test_a_killed_server_keeps_completed_turns_and_a_clean_index(
     _turn(client, "要500个的话多少钱", first)
     second = _turn(client, "不锈钢保温杯 源头工厂")
     slow = [f"{SLOW} 帮我找义乌的收纳盒 {number}" for number in range(3)]
+    # The line iterators are kept: one dropped closes its stream, and the server would see the
+    # client leave (a turn stored as failed) before it is killed.
+    reading: list[Iterator[str]] = []
     with ExitStack() as streams:
         for message in slow:
             response = streams.enter_context(
                 client.stream("POST", "/v1/chat", json={"message": message})
             )
             assert response.status_code == 200
-            assert _first_event(response.iter_lines()) == "text"  # mid-answer, not done
+            reading.append(response.iter_lines())
+            assert _first_event(reading[-1]) == "text"  # mid-answer, not done
+        left = client.stream("POST", "/v1/chat", json={"message": f"{SLOW} 我先走了"})
+        with left as response:  # a buyer who leaves mid-answer: the stream closes
+            assert _first_event(response.iter_lines()) == "text"
+        time.sleep(1)  # the server notices the closed stream and stores the turn
         process.send_signal(signal.SIGKILL)
         assert process.wait(timeout=30) == -signal.SIGKILL
     client.close()
@@ -188,8 +196,16 @@ def test_a_killed_server_keeps_completed_turns_and_a_clean_index(
             ("assistant", "".join(QUICK_ANSWER)),
         ]
         listed = client.get("/v1/conversations").json()
-        killed = [c["id"] for c in listed if c["id"] not in (first, second)]
-        assert len(listed) == 5
+        assert len(listed) == 6
+        gone = next(c["id"] for c in listed if c["title"].endswith("我先走了"))
+        stored = client.get(f"/v1/conversations/{gone}").json()["messages"]
+        # What the buyer saw before leaving is kept, marked failed.
+        assert [(m["role"], m["status"]) for m in stored] == [
+            ("user", "complete"),
+            ("assistant", "failed"),
+        ]
+        assert stored[1]["content"]
+        killed = [c["id"] for c in listed if c["id"] not in (first, second, gone)]
         # A killed turn keeps the user message it committed first, and no partial answer.
         assert sorted(_messages(client, cid)[0][1] for cid in killed) == slow
         assert all(len(_messages(client, cid)) == 1 for cid in killed)

@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
+from sourcing.app.auth import Principal
 from sourcing.app.deps import ContainerDep, PrincipalDep, RowIdPath, SessionDep
 from sourcing.domain.errors import BadInputError, ForbiddenError, NotFoundError
 from sourcing.domain.kinds import ApiRole
@@ -39,7 +40,7 @@ class WidgetTokenGrant(BaseModel):
     expires_at: datetime
 
 
-def _buyer_for(principal: PrincipalDep, asked: str | None) -> str:
+def _buyer_for(principal: Principal, asked: str | None) -> str:
     if principal.role == ApiRole.ADMIN:
         if not asked:
             raise BadInputError("buyer_id is required with an admin key")
