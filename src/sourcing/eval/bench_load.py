@@ -315,8 +315,10 @@ async def run_search(base_url: str, secret: str, config: LoadConfig) -> SearchPh
     return phase
 
 
-def _service_env(data_dir: Path, database_url: str, model_url: str) -> dict[str, str]:
-    return os.environ | {
+def service_environment(data_dir: Path, database_url: str, model_url: str) -> dict[str, str]:
+    """The whole environment of the service under load: the bench's catalog and fake model,
+    and nothing inherited, so that a run measures the same service wherever it starts."""
+    return {
         "SOURCING_DATA_DIR": str(data_dir),
         "SOURCING_DATABASE_URL": database_url,
         "SOURCING_LLM_BASE_URL": model_url,
@@ -344,12 +346,13 @@ def run_load(config: LoadConfig, data_dir: Path) -> LoadReport:
     model_url = f"http://127.0.0.1:{model_port}/v1"
     service_command = [sys.executable, "-m", "sourcing.app.cli", "serve", f"--port={service_port}"]
     base_url = f"http://127.0.0.1:{service_port}"
-    env = _service_env(data_dir, database_url, model_url)
+    env = service_environment(data_dir, database_url, model_url)
     load_average = os.getloadavg()[0]
     client = psutil.Process()
     client_cpu = sum(client.cpu_times()[:2])
     with (
-        _process(model_command, dict(os.environ), f"{model_url}/models"),
+        # The fake model needs no configuration: it inherits nothing either.
+        _process(model_command, {}, f"{model_url}/models"),
         _process(service_command, env, f"{base_url}/healthz") as service_pid,
         ProcessWatch(service_pid) as watch,
     ):

