@@ -3,11 +3,43 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sourcing.app.errors import send_error
 from sourcing.domain.errors import BadInputError, PayloadTooLargeError
+
+
+@dataclass
+class _BufferedBody:
+    messages: list[Message]
+    body: bytes
+    over_limit: bool
+
+    def replay(self, receive: Receive) -> Receive:
+        """A receive that hands back the buffered messages, then reads on."""
+
+        async def replayed() -> Message:
+            return self.messages.pop(0) if self.messages else await receive()
+
+        return replayed
+
+
+async def _read_body(receive: Receive, max_bytes: int | None = None) -> _BufferedBody:
+    """Every message of the request body, stopping early once it is over `max_bytes`."""
+    messages: list[Message] = []
+    body, more = b"", True
+    while more:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        if max_bytes is not None and len(body) > max_bytes:
+            return _BufferedBody(messages, body, over_limit=True)
+        more = message.get("more_body", False)
+    return _BufferedBody(messages, body, over_limit=False)
 
 
 class BodySizeLimit:
@@ -26,23 +58,11 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         # No length given (chunked): read up to the limit, then replay what was read.
-        messages: list[Message] = []
-        size, more = 0, True
-        while more:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            if size > self.max_bytes:
-                await self._refuse(send)
-                return
-            more = message.get("more_body", False)
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
+        buffered = await _read_body(receive, self.max_bytes)
+        if buffered.over_limit:
+            await self._refuse(send)
+            return
+        await self.app(scope, buffered.replay(receive), send)
 
     async def _refuse(self, send: Send) -> None:
         error = PayloadTooLargeError(
@@ -73,23 +93,12 @@ class RejectNulBytes:
         if b"json" not in content_type:
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        body, more = b"", True
-        while more:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        if _JSON_NUL.search(body):
+        # BodySizeLimit runs first, so what is buffered here is already bounded.
+        buffered = await _read_body(receive)
+        if _JSON_NUL.search(buffered.body):
             await self._refuse(send, "the JSON body")
             return
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, buffered.replay(receive), send)
 
     async def _refuse(self, send: Send, where: str) -> None:
         error = BadInputError(f"{where} holds a NUL character (\\u0000), which text cannot hold")
