@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import re
@@ -20,11 +21,10 @@ from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.db import make_engine, migrate
 from sourcing.eval.beir import BeirDataset, BeirDoc, load_beir
 from sourcing.eval.metrics import mean, ndcg_at_k, recall_at_k, relevant
+from sourcing.eval.retrieval_suite import index_catalog
 from sourcing.retrieval.embedders import Embedder
-from sourcing.retrieval.index import EdgeProductIndex, IndexMeta
-from sourcing.retrieval.indexer import Indexer
+from sourcing.retrieval.index import EdgeProductIndex
 from sourcing.retrieval.lexical import has_cjk
-from sourcing.retrieval.query_parser import load_query_vocabulary
 from sourcing.retrieval.ranking import rrf_fuse
 from sourcing.retrieval.search import ProductSearch, SearchMode, SearchRequest, SearchTuning
 
@@ -182,7 +182,10 @@ class LoadedCatalog:
         diversify: bool = True,
         tuning: SearchTuning | None = None,
     ) -> Ranking:
-        search = self.search if tuning is None else replace_tuning(self.search, tuning)
+        search = self.search
+        if tuning is not None:
+            search = copy.copy(self.search)
+            search.tuning = tuning
         rankings: Ranking = {}
         for qid in query_ids:
             request = SearchRequest(
@@ -192,16 +195,6 @@ class LoadedCatalog:
         return rankings
 
 
-def replace_tuning(search: ProductSearch, tuning: SearchTuning) -> ProductSearch:
-    return ProductSearch(
-        engine=search.engine,
-        index=search.index,
-        embedder=search.embedder,
-        vocabulary=search.vocabulary,
-        tuning=tuning,
-    )
-
-
 @contextmanager
 def loaded_catalog(folder: Path, workdir: Path, embedder: Embedder) -> Iterator[LoadedCatalog]:
     """catalog.csv synced into a fresh SQLite file and indexed into a fresh Edge shard."""
@@ -209,14 +202,8 @@ def loaded_catalog(folder: Path, workdir: Path, embedder: Embedder) -> Iterator[
     engine = make_engine(f"sqlite:///{workdir / 'catalog.db'}")
     migrate(engine)
     sync_feed(engine, folder / "catalog.csv", kind="products")
-    index = EdgeProductIndex.open(
-        workdir / "index", IndexMeta(embedder=embedder.name, dim=embedder.dim), recreate=True
-    )
+    index, search = index_catalog(engine, workdir / "index", embedder)
     try:
-        Indexer(engine, index, embedder).catch_up()
-        search = ProductSearch(
-            engine=engine, index=index, embedder=embedder, vocabulary=load_query_vocabulary()
-        )
         yield LoadedCatalog(engine, index, search)
     finally:
         index.close()
@@ -260,22 +247,21 @@ def evaluate_set(
     dense = dense_rankings(dataset, query_ids, embedder)
     for name, rankings in (("BM25", bm25), ("dense", dense), ("RRF", rrf_rankings(bm25, dense))):
         report.add(name, without_ignored(rankings, ignored), dataset)
-    chosen = (
-        product_stages()
-        if stages
-        else {"product": product_stages()["product: + diversity (as served)"]}
-    )
+    chosen = product_stages()
+    if not stages:
+        chosen = {"product": chosen["product: + diversity (as served)"]}
     with loaded_catalog(folder, workdir, embedder) as catalog:
         for name, stage in chosen.items():
             report.add(name, without_ignored(stage(catalog, dataset, query_ids), ignored), dataset)
     return report
 
 
-def markdown(reports: Sequence[SetReport], slices: Sequence[str] = ("all", "test")) -> list[str]:
-    """One table per set: nDCG@10 and Recall@50 per method and slice."""
+def markdown(reports: Sequence[SetReport]) -> list[str]:
+    """One table per set: nDCG@10 / Recall@50 per method and slice (the dev half, tuned on,
+    left out)."""
     lines: list[str] = []
     for report in reports:
-        shown = [name for name in report.slices if name in slices or name not in ("dev",)]
+        shown = [name for name in report.slices if name != "dev"]
         lines += [f"### {report.name}", ""]
         header = " | ".join(f"{name} ({len(report.slices[name])})" for name in shown)
         lines += [f"| method | {header} |", "|---|" + "---|" * len(shown)]

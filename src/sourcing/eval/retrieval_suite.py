@@ -104,14 +104,26 @@ def build_demo_environment(
     """Generate the demo marketplace into `workdir`, load it and index every product."""
     engine, manifest = load_demo_catalog(workdir, products=products, seed=seed, today=today)
     model = embedder if embedder is not None else build_embedder("use")
-    index = EdgeProductIndex.open(
-        workdir / "index", IndexMeta(embedder=model.name, dim=model.dim), recreate=True
-    )
-    Indexer(engine, index, model).catch_up()
-    search = ProductSearch(
-        engine=engine, index=index, embedder=model, vocabulary=load_query_vocabulary()
-    )
+    index, search = index_catalog(engine, workdir / "index", model)
     return DemoEnvironment(workdir, manifest, engine, index, model, search)
+
+
+def index_catalog(
+    engine: Engine, index_dir: Path, embedder: Embedder
+) -> tuple[EdgeProductIndex, ProductSearch]:
+    """Every product of the database embedded into a fresh Edge shard, and the search over it."""
+    index = EdgeProductIndex.open(
+        index_dir, IndexMeta(embedder=embedder.name, dim=embedder.dim), recreate=True
+    )
+    try:
+        Indexer(engine, index, embedder).catch_up()
+    except BaseException:
+        index.close()
+        raise
+    search = ProductSearch(
+        engine=engine, index=index, embedder=embedder, vocabulary=load_query_vocabulary()
+    )
+    return index, search
 
 
 def _normalised(values: Mapping[str, Any]) -> dict[str, Any]:
