@@ -41,6 +41,7 @@ from sourcing.eval.retrieval_suite import (
     run_retrieval_suite,
 )
 from sourcing.eval.routing_suite import load_routing_cases, run_routing_suite
+from sourcing.eval.suite_cli import baseline_file
 from sourcing.retrieval.embedders import Embedder, build_embedder
 from sourcing.retrieval.search import ProductSearch, SearchRequest, SearchResult
 
@@ -260,15 +261,15 @@ def run_retrieval(ctx: SuiteContext) -> SuiteResult:
     )
 
 
-def _routing_baseline_path() -> Path:
-    return Path(str(resources.files("sourcing.eval").joinpath("baselines", "routing.json")))
+def routing_baseline_path() -> Path:
+    return baseline_file("routing.json")
 
 
 def run_routing(ctx: SuiteContext) -> SuiteResult:
     cases = load_routing_cases()
     router = _TimedRouter(ctx.model())
     found = run_routing_suite(router, cases)
-    baseline = json.loads(_routing_baseline_path().read_text("utf-8"))
+    baseline = json.loads(routing_baseline_path().read_text("utf-8"))
     metric = _metric("accuracy", found.accuracy, baseline["accuracy"])
     regressions = (
         [f"accuracy {found.accuracy:.3f} < baseline {baseline['accuracy']:.3f} - {TOLERANCE}"]

@@ -1,0 +1,64 @@
+"""No buyer message an eval scores is also a phrase the offline planner was written from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EVAL_DATA = Path(str(resources.files("sourcing.eval").joinpath("datasets")))
+AGENT_DATA = Path(str(resources.files("sourcing.agents").joinpath("data")))
+SHORTEST_SENTENCE = 6  # shorter strings are labels (工厂, camping), not buyer messages
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _agent_phrases() -> set[str]:
+    phrases: set[str] = set()
+    for path in AGENT_DATA.glob("*.json"):
+        phrases |= {_normalised(s) for s in _strings(json.loads(path.read_text("utf-8")))}
+    return {phrase for phrase in phrases if len(phrase) >= SHORTEST_SENTENCE}
+
+
+def _eval_messages() -> Iterator[tuple[str, str]]:
+    for path in sorted((EVAL_DATA / "conversations").glob("*.yaml")):
+        for scenario in yaml.safe_load(path.read_text("utf-8"))["scenarios"]:
+            for turn in scenario["turns"]:
+                yield f"{path.name}:{scenario['id']}", turn["user"]
+    for name, key in (("routing.jsonl", "text"), ("judge_calibration.jsonl", "question")):
+        for line in (EVAL_DATA / name).read_text("utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                yield f"{name}:{row['id']}", row[key]
+
+
+def test_the_eval_sets_have_messages_to_check() -> None:
+    assert sum(1 for _ in _eval_messages()) > 100
+    assert len(_agent_phrases()) > 50
+
+
+def test_no_eval_message_is_an_exemplar_or_a_phrase_the_planner_was_written_from() -> None:
+    phrases = _agent_phrases()
+    shared = [
+        f"{where}: {message}"
+        for where, message in _eval_messages()
+        if _normalised(message) in phrases
+    ]
+    assert shared == []
