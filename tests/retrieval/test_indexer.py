@@ -10,8 +10,8 @@ import pytest
 from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.kinds import SyncMode
 from sourcing.retrieval.embedders import Embedder
-from sourcing.retrieval.index import IndexDoc
-from sourcing.retrieval.lexical import document_vector
+from sourcing.retrieval.index import EdgeProductIndex, IndexDoc, IndexMeta
+from sourcing.retrieval.lexical import DEFAULT_AVERAGE_TOKENS, document_vector
 from tests.catalog_sync.feedfiles import write_jsonl
 from tests.retrieval.demo_search import Demo
 
@@ -57,3 +57,24 @@ def test_each_kind_of_drift_is_reported_then_repaired(demo: Demo) -> None:
     assert demo.indexer.drift().total == 0
     assert demo.run("量子波动速读神器").hits[0].product_id == "p-000005"
     assert demo.indexer.catch_up().embedded == 0
+
+
+def test_the_first_fill_measures_the_catalogs_average_length_and_the_index_keeps_it(
+    demo: Demo, use_embedder: Embedder
+) -> None:
+    measured = demo.indexer.index.meta.average_tokens
+    assert measured is not None
+    assert measured != DEFAULT_AVERAGE_TOKENS
+    path = demo.environment.workdir / "index"
+    demo.indexer.index.close()
+    stored = EdgeProductIndex.stored_meta(path)
+    assert stored is not None
+    assert stored.average_tokens == measured
+    # a service asking for the same vectors opens it although it names no statistic
+    reopened = EdgeProductIndex.open(
+        path, IndexMeta(embedder=use_embedder.name, dim=use_embedder.dim)
+    )
+    demo.environment.index = reopened
+    demo.indexer.index = reopened
+    assert reopened.meta.average_tokens == measured
+    assert demo.indexer.average_tokens() == measured

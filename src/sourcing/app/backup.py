@@ -190,7 +190,7 @@ def _records(folder: Path, entry: BackupFile) -> Iterator[tuple[str, dict[str, A
 
 def check_index_target(manifest: BackupManifest, index: ProductIndex, *, force: bool) -> None:
     """Refuse, before anything is written, an index of another embedder or one in use."""
-    if manifest.index is not None and manifest.index.meta != index.meta:
+    if manifest.index is not None and manifest.index.meta.identity() != index.meta.identity():
         found, wanted = manifest.index.meta, index.meta
         raise ConfigurationError(
             f"the backup's index was made with {found.embedder} ({found.dim}-dim, documents "
@@ -242,5 +242,7 @@ def restore_backup(
                 batch = []
         index.upsert(batch)
         report.points += len(batch)
+        if manifest.index.meta.average_tokens is not None:
+            index.record_average_tokens(manifest.index.meta.average_tokens)
     report.seconds = time.perf_counter() - started
     return report

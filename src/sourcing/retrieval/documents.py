@@ -6,10 +6,17 @@ from typing import Any
 
 from sourcing.domain.kinds import ProductStatus, SupplierStatus
 from sourcing.domain.tables import Product, Supplier
+from sourcing.retrieval.lexical import WeightedText
 
 # Names what dense_text and sparse_text put into vectors; bump it when they change, so that
 # an index built the old way asks for `sourcing index rebuild`.
-DOCUMENT_FORMAT = "dense:title+category;sparse:title+category+attributes+places/2"
+DOCUMENT_FORMAT = "dense:title+category;sparse:title+category+attributes+places+description/3"
+
+# A title word weighted 2× lifted abt_buy's lexical nDCG@10 (0.910 → 0.920) but cut the demo
+# suite's Chinese product-type recall@50 (0.914 → 0.892): one weight for every field until
+# a reranker can weigh the title per query (issue 15).
+TITLE_WEIGHT = 1.0
+DESCRIPTION_CHARS = 500  # a description's first sentences name the model; the rest is noise
 
 
 def listing_version(product: Product, supplier: Supplier | None) -> str:
@@ -37,10 +44,16 @@ def dense_text(product: Product, supplier: Supplier | None) -> str:
     return f"{product.title} {product.category_path.replace('/', ' ')}"
 
 
-def sparse_text(product: Product, supplier: Supplier | None) -> str:
-    """Everything a buyer may type: also every attribute value and the supplier's places."""
+def sparse_fields(product: Product, supplier: Supplier | None) -> list[WeightedText]:
+    """Everything a buyer may type: the title above the category, every attribute value,
+    the supplier's places and the start of the description."""
     category = product.category_path.replace("/", " ")
-    return " ".join([product.title, category, *product.attributes.values(), *_regions(supplier)])
+    details = " ".join([category, *product.attributes.values(), *_regions(supplier)])
+    return [
+        WeightedText(product.title, TITLE_WEIGHT),
+        WeightedText(details, 1.0),
+        WeightedText(product.description[:DESCRIPTION_CHARS], 1.0),
+    ]
 
 
 def payload(product: Product, supplier: Supplier | None) -> dict[str, Any]:

@@ -62,6 +62,12 @@ class IndexMeta(BaseModel):
     embedder: str
     dim: int
     documents: str = DOCUMENT_FORMAT
+    # The catalog's mean weighted term count, measured when the index is first filled:
+    # BM25's length normalisation. A statistic of the index, not part of its identity.
+    average_tokens: float | None = None
+
+    def identity(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"average_tokens"})
 
 
 class IndexMismatchError(ConfigurationError):
@@ -137,6 +143,10 @@ class ProductIndex(Protocol):
 
     def count(self, conditions: Sequence[Condition] = ()) -> int: ...
 
+    def record_average_tokens(self, value: float) -> None:
+        """Store the catalog's mean document length with the index (see IndexMeta)."""
+        ...
+
     def versions(self) -> dict[str, str]:
         """Every indexed product id with the listing version it was indexed at."""
         ...
@@ -148,8 +158,9 @@ class ProductIndex(Protocol):
     def close(self) -> None: ...
 
 
-def _check_meta(found: IndexMeta, wanted: IndexMeta, where: str) -> None:
-    if found != wanted:
+def _check_meta(found: IndexMeta, wanted: IndexMeta, where: str) -> IndexMeta:
+    """The stored meta, where it identifies the same vectors as `wanted`."""
+    if found.identity() != wanted.identity():
         raise IndexMismatchError(
             f"the index at {where} was built with {found.embedder} ({found.dim}-dim, documents "
             f"{found.documents}) but this service uses {wanted.embedder} ({wanted.dim}-dim, "
@@ -157,6 +168,7 @@ def _check_meta(found: IndexMeta, wanted: IndexMeta, where: str) -> None:
             found=found.model_dump(),
             wanted=wanted.model_dump(),
         )
+    return found
 
 
 class EdgeProductIndex:
@@ -168,9 +180,10 @@ class EdgeProductIndex:
         FieldKind.FLOAT: edge.PayloadSchemaType.Float,
     }
 
-    def __init__(self, shard: Any, meta: IndexMeta) -> None:
+    def __init__(self, shard: Any, meta: IndexMeta, meta_path: Path) -> None:
         self._shard = shard
         self._meta = meta
+        self._meta_path = meta_path
 
     @staticmethod
     def stored_meta(path: Path) -> IndexMeta | None:
@@ -188,9 +201,9 @@ class EdgeProductIndex:
             shutil.rmtree(path)
         if path.exists():
             found = IndexMeta.model_validate_json(meta_path.read_text(encoding="utf-8"))
-            _check_meta(found, meta, str(path))
+            stored = _check_meta(found, meta, str(path))
             try:
-                return cls(edge.EdgeShard.load(str(path)), meta)
+                return cls(edge.EdgeShard.load(str(path)), stored, meta_path)
             except Exception as exc:
                 if "WouldBlock" not in str(exc):
                     raise
@@ -208,11 +221,15 @@ class EdgeProductIndex:
         for key, kind in FILTER_FIELDS.items():
             shard.update(edge.UpdateOperation.create_field_index(key, cls._SCHEMA[kind]))
         meta_path.write_text(meta.model_dump_json(), encoding="utf-8")
-        return cls(shard, meta)
+        return cls(shard, meta, meta_path)
 
     @property
     def meta(self) -> IndexMeta:
         return self._meta
+
+    def record_average_tokens(self, value: float) -> None:
+        self._meta = self._meta.model_copy(update={"average_tokens": value})
+        self._meta_path.write_text(self._meta.model_dump_json(), encoding="utf-8")
 
     def upsert(self, docs: Sequence[IndexDoc]) -> None:
         for start in range(0, len(docs), _UPSERT_BATCH):
@@ -340,8 +357,8 @@ class ClientProductIndex:
             client.delete_collection(collection)
         if client.collection_exists(collection):
             stored = client.get_collection(collection).config.metadata or {}
-            _check_meta(IndexMeta.model_validate(stored), meta, f"collection {collection}")
-            return cls(client, collection, meta)
+            found = _check_meta(IndexMeta.model_validate(stored), meta, f"collection {collection}")
+            return cls(client, collection, found)
         client.create_collection(
             collection,
             vectors_config={DENSE: qm.VectorParams(size=meta.dim, distance=qm.Distance.COSINE)},
@@ -355,6 +372,10 @@ class ClientProductIndex:
     @property
     def meta(self) -> IndexMeta:
         return self._meta
+
+    def record_average_tokens(self, value: float) -> None:
+        self._meta = self._meta.model_copy(update={"average_tokens": value})
+        self._client.update_collection(self._collection, metadata=self._meta.model_dump())
 
     def upsert(self, docs: Sequence[IndexDoc]) -> None:
         for start in range(0, len(docs), _UPSERT_BATCH):

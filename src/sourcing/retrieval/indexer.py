@@ -11,10 +11,10 @@ from sqlmodel import Session
 
 from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.domain.tables import Product, Supplier
-from sourcing.retrieval.documents import dense_text, is_searchable, payload, sparse_text
+from sourcing.retrieval.documents import dense_text, is_searchable, payload, sparse_fields
 from sourcing.retrieval.embedders import Embedder
 from sourcing.retrieval.index import IndexDoc, ProductIndex
-from sourcing.retrieval.lexical import document_vector
+from sourcing.retrieval.lexical import DEFAULT_AVERAGE_TOKENS, document_length, document_vector
 
 ProgressCallback = Callable[[int], None]
 
@@ -96,15 +96,37 @@ class Indexer:
             orphaned=sorted(indexed.keys() - wanted.keys()),
         )
 
+    def average_tokens(self) -> float:
+        """BM25's average document length: measured over the whole catalog the first time
+        the index is filled and kept with it, so later refreshes weigh terms the same way
+        (`sourcing index rebuild` measures again)."""
+        stored = self.index.meta.average_tokens
+        if stored is not None:
+            return stored
+        with Session(self.engine) as session:
+            repository = CatalogRepository(session)
+            ids = sorted(repository.active_listing_versions())
+            lengths = [
+                document_length(sparse_fields(product, supplier))
+                for start in range(0, len(ids), self.batch_size)
+                for product, supplier in repository.listings(ids[start : start + self.batch_size])
+            ]
+        if not lengths:
+            return DEFAULT_AVERAGE_TOKENS
+        measured = round(sum(lengths) / len(lengths), 3)
+        self.index.record_average_tokens(measured)
+        return measured
+
     def _documents(self, listings: list[tuple[Product, Supplier | None]]) -> list[IndexDoc]:
         if not listings:
             return []
+        average = self.average_tokens()
         dense = self.embedder.embed_documents([dense_text(p, s) for p, s in listings])
         return [
             IndexDoc(
                 product_id=product.id,
                 dense=dense[row],
-                sparse=document_vector(sparse_text(product, supplier)),
+                sparse=document_vector(sparse_fields(product, supplier), average),
                 payload=payload(product, supplier),
             )
             for row, (product, supplier) in enumerate(listings)

@@ -38,6 +38,8 @@ from sourcing.retrieval.ranking import (
 )
 
 Language = Literal["zh", "en"]
+SCORE_DIGITS = 4  # index scores agree to this many decimals between loads of one catalog
+TIE_MARGIN = 10  # hits fetched beyond the limit, so ties at the cut are settled by id
 
 
 class SearchMode(StrEnum):
@@ -300,11 +302,21 @@ def _search_near_best(
     floor: float,
 ) -> tuple[list[IndexHit], float]:
     """Filtered hits above `floor`, and the best score of the query over the whole index."""
-    hits = index.search(vector, conditions=conditions, limit=limit, score_threshold=floor or None)
+    hits = index.search(
+        vector, conditions=conditions, limit=limit + TIE_MARGIN, score_threshold=floor or None
+    )
+    hits = in_canonical_order(hits)[:limit]
     if not conditions:
         return hits, hits[0].score if hits else 0.0
     best = index.search(vector, limit=1)
     return hits, best[0].score if best else 0.0
+
+
+def in_canonical_order(hits: Sequence[IndexHit]) -> list[IndexHit]:
+    """Best first, equal scores by product id: the index returns ties (duplicate titles) in
+    storage order and sums IDF in float32, so two loads of one catalog differ in the 7th
+    digit; rounding and the id make the ranking a function of the catalog and the query."""
+    return sorted(hits, key=lambda hit: (-round(hit.score, SCORE_DIGITS), hit.product_id))
 
 
 @dataclass(frozen=True)
