@@ -1,4 +1,4 @@
-"""No buyer message an eval scores is also a phrase the offline planner was written from."""
+"""No buyer message or query an eval scores is also a phrase the agents were written from."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import yaml
 
 EVAL_DATA = Path(str(resources.files("sourcing.eval").joinpath("datasets")))
 AGENT_DATA = Path(str(resources.files("sourcing.agents").joinpath("data")))
-SHORTEST_SENTENCE = 6  # shorter strings are labels (工厂, camping), not buyer messages
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -34,7 +33,7 @@ def _agent_phrases() -> set[str]:
     phrases: set[str] = set()
     for path in AGENT_DATA.glob("*.json"):
         phrases |= {_normalised(s) for s in _strings(json.loads(path.read_text("utf-8")))}
-    return {phrase for phrase in phrases if len(phrase) >= SHORTEST_SENTENCE}
+    return phrases
 
 
 def _eval_messages() -> Iterator[tuple[str, str]]:
@@ -42,7 +41,12 @@ def _eval_messages() -> Iterator[tuple[str, str]]:
         for scenario in yaml.safe_load(path.read_text("utf-8"))["scenarios"]:
             for turn in scenario["turns"]:
                 yield f"{path.name}:{scenario['id']}", turn["user"]
-    for name, key in (("routing.jsonl", "text"), ("judge_calibration.jsonl", "question")):
+    messages = (
+        ("routing.jsonl", "text"),
+        ("judge_calibration.jsonl", "question"),
+        ("retrieval_queries.jsonl", "text"),
+    )
+    for name, key in messages:
         for line in (EVAL_DATA / name).read_text("utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
