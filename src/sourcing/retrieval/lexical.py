@@ -126,9 +126,11 @@ def tokenize(text: str) -> list[str]:
             tokens.extend(_latin_terms(piece))
             pieces.append(piece)
         else:
-            words = rjieba.cut_for_search(piece)
-            tokens.extend(words)
-            pieces.extend(rjieba.cut(piece))
+            tokens.extend(rjieba.cut_for_search(piece))
+            # Only a Chinese run right after a number can hold its unit (500毫升); its first
+            # word is enough, so titles without sizes are not cut twice.
+            after_number = bool(pieces) and _NUMBER.fullmatch(pieces[-1]) is not None
+            pieces.append(rjieba.cut(piece)[0] if after_number else piece)
     tokens.extend(_with_sizes(pieces))
     return [token for token in tokens if token not in _STOPWORDS]
 
