@@ -22,6 +22,12 @@ def test_full_width_text_is_folded_and_whitespace_trimmed() -> None:
     assert (record.id, record.title) == ("A123", "USB 小风扇 静音")
 
 
+def test_a_long_real_title_is_kept_whole_and_an_endless_one_refused() -> None:
+    title = "Apple MacBook Pro MD101LL/A 13.3-Inch Laptop " * 5  # 225 characters
+    assert normalise_product({"id": "p", "title": title}).title == title.strip()
+    assert "title" in _issues({"id": "p", "title": "x" * 501})
+
+
 @pytest.mark.parametrize(
     ("text", "separator_free"),
     [

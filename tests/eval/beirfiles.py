@@ -1,7 +1,8 @@
-"""A tiny BEIR folder (5 documents, 3 queries) for tests."""
+"""A tiny BEIR folder (5 documents, 3 queries, and their catalog.csv feed) for tests."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -33,4 +34,8 @@ def write_beir(folder: Path) -> Path:
         (folder / name).write_text(lines, encoding="utf-8")
     tsv = "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{s}\n" for q, d, s in QRELS)
     (folder / "qrels" / "test.tsv").write_text(tsv, encoding="utf-8")
+    with (folder / "catalog.csv").open("w", encoding="utf-8", newline="") as feed:
+        writer = csv.writer(feed)
+        writer.writerow(["id", "title", "description"])
+        writer.writerows(DOCS)
     return folder

@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 
 from sourcing.eval import retrieval_suite
+from sourcing.eval.catalog_search import below_baselines
 from sourcing.eval.queries import QueryType, load_queries
-from sourcing.eval.report import RetrievalReport, compare_to_baseline, load_baseline
+from sourcing.eval.report import (
+    RealSetReport,
+    RetrievalReport,
+    compare_to_baseline,
+    load_baseline,
+)
 from sourcing.eval.retrieval_suite import (
     DemoEnvironment,
     build_demo_environment,
@@ -94,9 +100,13 @@ def test_main_writes_reports_with_beir_and_gates_on_the_baseline(
 
     status = retrieval_suite.main(["--beir", str(beir), "--out", str(out)])
 
-    assert status == (1 if compare_to_baseline(report, load_baseline()) else 0)
     written = json.loads((out / "retrieval.json").read_text(encoding="utf-8"))
-    assert set(written["beir"]) == {"hybrid", "dense", "sparse"}
+    real = RealSetReport.model_validate(written["real_sets"][0])
+    failing = compare_to_baseline(report, load_baseline()) + below_baselines(real)
+    assert status == (1 if failing else 0)
+    assert [real["name"] for real in written["real_sets"]] == ["beir"]
+    assert {"BM25", "RRF", "product: + reranker"} <= set(written["real_sets"][0]["methods"])
     markdown = (out / "retrieval.md").read_text(encoding="utf-8")
     assert "| hybrid | " in markdown
-    assert "## BEIR: beir" in markdown
+    assert "## Real catalogs" in markdown
+    assert "### beir" in markdown

@@ -653,21 +653,43 @@ def eval_baskets(products: Annotated[int, typer.Option(min=100)] = 2000) -> None
 
 @eval_app.command("retrieval")
 def eval_retrieval(
-    beir: Annotated[Path | None, typer.Option(help="also evaluate a BEIR-layout folder")] = None,
+    beir: Annotated[
+        list[Path] | None,
+        typer.Option(help="also a real catalog in BEIR layout with a catalog.csv (repeatable)"),
+    ] = None,
     out: Annotated[Path, typer.Option(help="where the JSON and Markdown reports go")] = Path(
         "data/eval"
     ),
+    ablation_doc: Annotated[
+        Path | None, typer.Option(help="rewrite this page's ablation section (docs/retrieval.md)")
+    ] = None,
     update_baseline: Annotated[bool, typer.Option(help="commit this run as the baseline")] = False,
 ) -> None:
-    """The labelled query set over the demo catalog (and BEIR): nDCG, recall, MRR, violations.
+    """The labelled query set over the demo catalog, and real catalogs beside BM25, dense and
+    RRF stage by stage: nDCG, recall, MRR, violations.
 
-    Exits 1 when a metric falls below the committed baseline by more than the tolerance.
+    Exits 1 when a demo metric falls below the committed baseline by more than the tolerance,
+    or the product falls below BM25 or RRF on a real catalog.
     """
     from sourcing.eval import retrieval_suite
 
-    argv = ["--out", str(out)] + (["--beir", str(beir)] if beir else [])
+    argv = ["--out", str(out)]
+    for folder in beir or []:
+        argv += ["--beir", str(folder)]
+    argv += ["--ablation-doc", str(ablation_doc)] if ablation_doc else []
     argv += ["--update-baseline"] if update_baseline else []
     raise typer.Exit(retrieval_suite.main(argv))
+
+
+@eval_app.command("train-reranker")
+def eval_train_reranker(
+    sets: Annotated[list[Path], typer.Argument(help="BEIR folders with a catalog.csv")],
+) -> None:
+    """Train the search reranker on the dev half of each real catalog and write the model
+    file that ships with the code (src/sourcing/retrieval/models)."""
+    from sourcing.eval import train_reranker
+
+    raise typer.Exit(train_reranker.main([str(folder) for folder in sets]))
 
 
 # --- evaluation platform: eval run / compare / import-feedback (issue 8) -------------------

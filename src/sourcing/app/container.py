@@ -37,6 +37,7 @@ from sourcing.retrieval.index import (
 from sourcing.retrieval.indexer import Indexer
 from sourcing.retrieval.knowledge import KnowledgeIndex
 from sourcing.retrieval.query_parser import load_query_vocabulary
+from sourcing.retrieval.rerank import Reranker
 from sourcing.retrieval.search import ProductSearch
 
 
@@ -169,7 +170,7 @@ def build_search(
     embedder = embedder or build_embedder_from(settings, http_clients)
     meta = IndexMeta(embedder=embedder.name, dim=embedder.dim)
     index = open_index(settings, meta, recreate=recreate_index)
-    vocabulary = load_query_vocabulary()
+    vocabulary, reranker = load_query_vocabulary(), Reranker.packaged()
     search = (
         TimedProductSearch(
             metrics.search_latency,
@@ -177,9 +178,12 @@ def build_search(
             index=index,
             embedder=embedder,
             vocabulary=vocabulary,
+            reranker=reranker,
         )
         if metrics
-        else ProductSearch(engine=engine, index=index, embedder=embedder, vocabulary=vocabulary)
+        else ProductSearch(
+            engine=engine, index=index, embedder=embedder, vocabulary=vocabulary, reranker=reranker
+        )
     )
     return SearchServices(embedder, index, Indexer(engine, index, embedder), search, http_clients)
 

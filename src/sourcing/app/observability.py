@@ -31,6 +31,7 @@ from sourcing.domain.repositories.operations import OperationsRepository
 from sourcing.retrieval.embedders import Embedder
 from sourcing.retrieval.index import ProductIndex
 from sourcing.retrieval.query_parser import QueryVocabulary
+from sourcing.retrieval.rerank import Reranker
 from sourcing.retrieval.search import ProductSearch, SearchRequest, SearchResult
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -246,8 +247,11 @@ class TimedProductSearch(ProductSearch):
         index: ProductIndex,
         embedder: Embedder,
         vocabulary: QueryVocabulary,
+        reranker: Reranker | None = None,
     ) -> None:
-        super().__init__(engine=engine, index=index, embedder=embedder, vocabulary=vocabulary)
+        super().__init__(
+            engine=engine, index=index, embedder=embedder, vocabulary=vocabulary, reranker=reranker
+        )
         self.latency = latency
 
     def search(self, request: SearchRequest) -> SearchResult:

@@ -16,7 +16,9 @@ from sourcing.domain.money import PriceTier, parse_price_cents, unit_price_at, v
 from sourcing.domain.records import ProductRecord, SkuRecord, SupplierRecord
 
 MAX_ID = 64
-MAX_TITLE = 200
+# Real feeds run past Amazon's 200 characters (abt_buy 202, amazon_google 207); 1688 and
+# Taobao stop at 60 and 30 Chinese characters. A row over this is refused, not cut.
+MAX_TITLE = 500
 MAX_DESCRIPTION = 5000
 _CATEGORY_SEPARATORS = re.compile(r"\s*(?:/|>|›|»|\|)\s*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

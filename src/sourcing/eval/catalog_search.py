@@ -9,7 +9,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import bm25s  # type: ignore[import-untyped]
@@ -21,11 +21,14 @@ from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.db import make_engine, migrate
 from sourcing.eval.beir import BeirDataset, BeirDoc, load_beir
 from sourcing.eval.metrics import mean, ndcg_at_k, recall_at_k, relevant
-from sourcing.eval.retrieval_suite import index_catalog
+from sourcing.eval.report import Figures, RealSetReport
 from sourcing.retrieval.embedders import Embedder
-from sourcing.retrieval.index import EdgeProductIndex
+from sourcing.retrieval.index import EdgeProductIndex, IndexMeta
+from sourcing.retrieval.indexer import Indexer
 from sourcing.retrieval.lexical import has_cjk
+from sourcing.retrieval.query_parser import load_query_vocabulary
 from sourcing.retrieval.ranking import rrf_fuse
+from sourcing.retrieval.rerank import Reranker
 from sourcing.retrieval.search import ProductSearch, SearchMode, SearchRequest, SearchTuning
 
 NDCG_K, RECALL_K = 10, 50
@@ -37,25 +40,10 @@ _WORD_CHARACTER = re.compile(r"\w")
 Ranking = dict[str, list[str]]  # query id -> product ids, best first
 
 
-@dataclass(frozen=True)
-class Figures:
-    queries: int
-    ndcg_at_10: float
-    recall_at_50: float
-
-
-@dataclass
-class SetReport:
-    """One real set: figures per method, per slice of its queries."""
-
-    name: str
-    slices: dict[str, list[str]]  # slice name -> query ids
-    methods: dict[str, dict[str, Figures]] = field(default_factory=dict)
-
-    def add(self, method: str, rankings: Ranking, dataset: BeirDataset) -> None:
-        self.methods[method] = {
-            name: score(rankings, dataset, ids) for name, ids in self.slices.items()
-        }
+def add_method(report: RealSetReport, method: str, rankings: Ranking, dataset: BeirDataset) -> None:
+    report.methods[method] = {
+        name: score(rankings, dataset, ids) for name, ids in report.slices.items()
+    }
 
 
 def score(rankings: Ranking, dataset: BeirDataset, query_ids: Sequence[str]) -> Figures:
@@ -65,7 +53,11 @@ def score(rankings: Ranking, dataset: BeirDataset, query_ids: Sequence[str]) -> 
         ranked = rankings.get(qid, [])
         ndcg.append(ndcg_at_k(ranked, grades, NDCG_K))
         recall.append(recall_at_k(ranked, relevant(grades), RECALL_K))
-    return Figures(len(query_ids), round(mean(ndcg), 4), round(mean(recall), 4))
+    return Figures(
+        queries=len(query_ids),
+        ndcg_at_10=round(mean(ndcg), 4),
+        recall_at_50=round(mean(recall), 4),
+    )
 
 
 def is_dev_query(query_id: str) -> bool:
@@ -181,11 +173,11 @@ class LoadedCatalog:
         mode: SearchMode = SearchMode.HYBRID,
         diversify: bool = True,
         tuning: SearchTuning | None = None,
+        rerank: bool = True,
     ) -> Ranking:
-        search = self.search
-        if tuning is not None:
-            search = copy.copy(self.search)
-            search.tuning = tuning
+        search = copy.copy(self.search)
+        search.tuning = tuning or search.tuning
+        search.reranker = search.reranker if rerank else None
         rankings: Ranking = {}
         for qid in query_ids:
             request = SearchRequest(
@@ -195,14 +187,38 @@ class LoadedCatalog:
         return rankings
 
 
+def index_catalog(
+    engine: Engine, index_dir: Path, embedder: Embedder, reranker: Reranker | None = None
+) -> tuple[EdgeProductIndex, ProductSearch]:
+    """Every product of the database embedded into a fresh Edge shard, and the search over it."""
+    index = EdgeProductIndex.open(
+        index_dir, IndexMeta(embedder=embedder.name, dim=embedder.dim), recreate=True
+    )
+    try:
+        Indexer(engine, index, embedder).catch_up()
+    except BaseException:
+        index.close()
+        raise
+    search = ProductSearch(
+        engine=engine,
+        index=index,
+        embedder=embedder,
+        vocabulary=load_query_vocabulary(),
+        reranker=reranker,
+    )
+    return index, search
+
+
 @contextmanager
-def loaded_catalog(folder: Path, workdir: Path, embedder: Embedder) -> Iterator[LoadedCatalog]:
+def loaded_catalog(
+    folder: Path, workdir: Path, embedder: Embedder, reranker: Reranker | None = None
+) -> Iterator[LoadedCatalog]:
     """catalog.csv synced into a fresh SQLite file and indexed into a fresh Edge shard."""
     workdir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(f"sqlite:///{workdir / 'catalog.db'}")
     migrate(engine)
     sync_feed(engine, folder / "catalog.csv", kind="products")
-    index, search = index_catalog(engine, workdir / "index", embedder)
+    index, search = index_catalog(engine, workdir / "index", embedder, reranker)
     try:
         yield LoadedCatalog(engine, index, search)
     finally:
@@ -213,6 +229,7 @@ def loaded_catalog(folder: Path, workdir: Path, embedder: Embedder) -> Iterator[
 # --- one set: baselines and the product's stages, side by side ------------------------------
 
 Stage = Callable[[LoadedCatalog, BeirDataset, Sequence[str]], Ranking]
+SERVED = "product: + diversity (as served)"
 
 
 def product_stages() -> dict[str, Stage]:
@@ -222,54 +239,58 @@ def product_stages() -> dict[str, Stage]:
     )
     return {
         "product: dense alone": lambda c, d, q: c.rankings(
-            d, q, mode=SearchMode.DENSE, diversify=False, tuning=open_floors
+            d, q, mode=SearchMode.DENSE, diversify=False, tuning=open_floors, rerank=False
         ),
         "product: sparse alone": lambda c, d, q: c.rankings(
-            d, q, mode=SearchMode.SPARSE, diversify=False, tuning=open_floors
+            d, q, mode=SearchMode.SPARSE, diversify=False, tuning=open_floors, rerank=False
         ),
         "product: fusion, no floors": lambda c, d, q: c.rankings(
-            d, q, diversify=False, tuning=open_floors
+            d, q, diversify=False, tuning=open_floors, rerank=False
         ),
-        "product: + floors, business scoring": lambda c, d, q: c.rankings(d, q, diversify=False),
-        "product: + diversity (as served)": lambda c, d, q: c.rankings(d, q),
+        "product: + floors, business scoring": lambda c, d, q: c.rankings(
+            d, q, diversify=False, rerank=False
+        ),
+        "product: + reranker": lambda c, d, q: c.rankings(d, q, diversify=False),
+        SERVED: lambda c, d, q: c.rankings(d, q),
     }
 
 
 def evaluate_set(
     folder: Path, workdir: Path, embedder: Embedder, *, stages: bool = True
-) -> SetReport:
+) -> RealSetReport:
     dataset = load_beir(folder)
     slices = query_slices(folder, dataset)
-    report = SetReport(folder.name, slices)
+    report = RealSetReport(name=folder.name, slices=slices)
     ignored = load_ignored(folder)
     query_ids = slices["all"]
     bm25 = bm25_rankings(dataset, query_ids)
     dense = dense_rankings(dataset, query_ids, embedder)
     for name, rankings in (("BM25", bm25), ("dense", dense), ("RRF", rrf_rankings(bm25, dense))):
-        report.add(name, without_ignored(rankings, ignored), dataset)
+        add_method(report, name, without_ignored(rankings, ignored), dataset)
     chosen = product_stages()
     if not stages:
-        chosen = {"product": chosen["product: + diversity (as served)"]}
-    with loaded_catalog(folder, workdir, embedder) as catalog:
+        chosen = {SERVED: chosen[SERVED]}
+    with loaded_catalog(folder, workdir, embedder, Reranker.packaged()) as catalog:
         for name, stage in chosen.items():
-            report.add(name, without_ignored(stage(catalog, dataset, query_ids), ignored), dataset)
+            ranked = without_ignored(stage(catalog, dataset, query_ids), ignored)
+            add_method(report, name, ranked, dataset)
     return report
 
 
-def markdown(reports: Sequence[SetReport]) -> list[str]:
-    """One table per set: nDCG@10 / Recall@50 per method and slice (the dev half, tuned on,
-    left out)."""
-    lines: list[str] = []
-    for report in reports:
-        shown = [name for name in report.slices if name != "dev"]
-        lines += [f"### {report.name}", ""]
-        header = " | ".join(f"{name} ({len(report.slices[name])})" for name in shown)
-        lines += [f"| method | {header} |", "|---|" + "---|" * len(shown)]
-        for method, figures in report.methods.items():
-            cells = " | ".join(
-                f"{figures[name].ndcg_at_10:.3f} / {figures[name].recall_at_50:.3f}"
-                for name in shown
+def below_baselines(report: RealSetReport) -> list[str]:
+    """Where the product as served falls below BM25 or RRF on nDCG@10, or below RRF's
+    Recall@50, over all of a set's queries."""
+    served, found = report.methods[SERVED]["all"], []
+    for baseline in ("BM25", "RRF"):
+        other = report.methods[baseline]["all"]
+        if served.ndcg_at_10 <= other.ndcg_at_10:
+            found.append(
+                f"{report.name}: nDCG@10 {served.ndcg_at_10:.3f} not above {baseline}'s "
+                f"{other.ndcg_at_10:.3f}"
             )
-            lines.append(f"| {method} | {cells} |")
-        lines.append("")
-    return lines
+    rrf = report.methods["RRF"]["all"]
+    if served.recall_at_50 < rrf.recall_at_50:
+        found.append(
+            f"{report.name}: Recall@50 {served.recall_at_50:.3f} below RRF's {rrf.recall_at_50:.3f}"
+        )
+    return found

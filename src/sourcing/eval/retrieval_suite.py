@@ -20,7 +20,7 @@ from sourcing.catalog_sync.reference import load_reference
 from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.db import make_engine, migrate
 from sourcing.domain.repositories.catalog import CatalogRepository
-from sourcing.eval.beir import evaluate_beir
+from sourcing.eval.catalog_search import below_baselines, evaluate_set, index_catalog
 from sourcing.eval.judge import Listing, judge, violations
 from sourcing.eval.machine import describe_machine
 from sourcing.eval.metrics import group_by, mean, mrr_at_k, ndcg_at_k, rate, recall_at_k, relevant
@@ -33,14 +33,15 @@ from sourcing.eval.report import (
     RetrievalReport,
     compare_to_baseline,
     load_baseline,
+    write_ablation,
     write_baseline,
     write_reports,
 )
 from sourcing.retrieval.constraints import ParsedQuery
 from sourcing.retrieval.embedders import Embedder, build_embedder
-from sourcing.retrieval.index import EdgeProductIndex, IndexMeta
-from sourcing.retrieval.indexer import Indexer
-from sourcing.retrieval.query_parser import load_query_vocabulary, parse_query
+from sourcing.retrieval.index import EdgeProductIndex
+from sourcing.retrieval.query_parser import parse_query
+from sourcing.retrieval.rerank import Reranker
 from sourcing.retrieval.search import ProductSearch, SearchMode, SearchRequest
 
 DEMO_PRODUCTS = 2000
@@ -104,26 +105,8 @@ def build_demo_environment(
     """Generate the demo marketplace into `workdir`, load it and index every product."""
     engine, manifest = load_demo_catalog(workdir, products=products, seed=seed, today=today)
     model = embedder if embedder is not None else build_embedder("use")
-    index, search = index_catalog(engine, workdir / "index", model)
+    index, search = index_catalog(engine, workdir / "index", model, Reranker.packaged())
     return DemoEnvironment(workdir, manifest, engine, index, model, search)
-
-
-def index_catalog(
-    engine: Engine, index_dir: Path, embedder: Embedder
-) -> tuple[EdgeProductIndex, ProductSearch]:
-    """Every product of the database embedded into a fresh Edge shard, and the search over it."""
-    index = EdgeProductIndex.open(
-        index_dir, IndexMeta(embedder=embedder.name, dim=embedder.dim), recreate=True
-    )
-    try:
-        Indexer(engine, index, embedder).catch_up()
-    except BaseException:
-        index.close()
-        raise
-    search = ProductSearch(
-        engine=engine, index=index, embedder=embedder, vocabulary=load_query_vocabulary()
-    )
-    return index, search
 
 
 def _normalised(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -266,7 +249,18 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sourcing.eval.retrieval_suite", description=__doc__
     )
-    parser.add_argument("--beir", type=Path, help="also evaluate a BEIR folder")
+    parser.add_argument(
+        "--beir",
+        type=Path,
+        action="append",
+        default=[],
+        help="also evaluate a real catalog in BEIR layout with a catalog.csv (repeatable)",
+    )
+    parser.add_argument(
+        "--ablation-doc",
+        type=Path,
+        help="rewrite the ablation section of this Markdown file with the --beir tables",
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("data/eval"), help="report folder (data/eval)"
     )
@@ -295,9 +289,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = build_demo_environment(Path(tmp) / "demo")
         try:
             report = run_retrieval_suite(env, queries)
-            if args.beir is not None:
-                beir = evaluate_beir(args.beir, env.embedder, Path(tmp) / "beir")
-                report = report.model_copy(update={"beir": beir, "beir_dataset": args.beir.name})
+            real_sets = [
+                evaluate_set(folder, Path(tmp) / f"real-{number}", env.embedder)
+                for number, folder in enumerate(args.beir)
+            ]
+            report = report.model_copy(update={"real_sets": real_sets})
         finally:
             env.close()
     json_path, md_path = write_reports(report, args.out)
@@ -305,7 +301,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"reports: {json_path} {md_path}")
     if args.update_baseline:
         print(f"baseline written to {write_baseline(report)}")
+    if args.ablation_doc is not None:
+        write_ablation(args.ablation_doc, report)
+        print(f"ablation tables written into {args.ablation_doc}")
     regressions = compare_to_baseline(report, load_baseline())
+    regressions += [line for real in report.real_sets for line in below_baselines(real)]
     for line in regressions:
         print(f"REGRESSION: {line}")
     return 1 if regressions else 0

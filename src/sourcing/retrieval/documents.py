@@ -56,6 +56,11 @@ def sparse_fields(product: Product, supplier: Supplier | None) -> list[WeightedT
     ]
 
 
+def detail_text(product: Product) -> str:
+    """What the reranker reads beside the title: attribute values and the description's start."""
+    return " ".join([*product.attributes.values(), product.description[:DESCRIPTION_CHARS]])
+
+
 def payload(product: Product, supplier: Supplier | None) -> dict[str, Any]:
     tiers = product.price_tiers
     values: dict[str, Any] = {

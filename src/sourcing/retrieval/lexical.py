@@ -135,6 +135,17 @@ def tokenize(text: str) -> list[str]:
     return [token for token in tokens if token not in _STOPWORDS]
 
 
+def code_forms(text: str) -> list[frozenset[str]]:
+    """Each Latin word with a digit (model code, size) as the set of terms it indexes under:
+    F8N-065BLK is found when the title has any of f8n065blk, f8n or 065blk."""
+    normalised = unicodedata.normalize("NFKC", text).lower()
+    return [
+        frozenset(_latin_terms(piece))
+        for piece in dict.fromkeys(_WORD.findall(normalised))
+        if piece[0].isascii() and any(character.isdigit() for character in piece)
+    ]
+
+
 def has_cjk(text: str) -> bool:
     """Whether the text has any Chinese character (CJK unified ideographs)."""
     return _CJK.search(text) is not None
