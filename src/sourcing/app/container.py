@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import httpx
 from pydantic import SecretStr
@@ -27,6 +28,7 @@ from sourcing.domain.db import make_engine, migrate
 from sourcing.domain.errors import ConfigurationError
 from sourcing.domain.repositories.reference import ReferenceRepository
 from sourcing.prompts.loader import PromptLibrary
+from sourcing.retrieval.bridge import load_cedict
 from sourcing.retrieval.embedders import Embedder, build_embedder
 from sourcing.retrieval.index import (
     ClientProductIndex,
@@ -170,20 +172,14 @@ def build_search(
     embedder = embedder or build_embedder_from(settings, http_clients)
     meta = IndexMeta(embedder=embedder.name, dim=embedder.dim)
     index = open_index(settings, meta, recreate=recreate_index)
-    vocabulary, reranker = load_query_vocabulary(), Reranker.packaged()
-    search = (
-        TimedProductSearch(
-            metrics.search_latency,
-            engine=engine,
-            index=index,
-            embedder=embedder,
-            vocabulary=vocabulary,
-            reranker=reranker,
-        )
-        if metrics
-        else ProductSearch(
-            engine=engine, index=index, embedder=embedder, vocabulary=vocabulary, reranker=reranker
-        )
+    build = partial(TimedProductSearch, metrics.search_latency) if metrics else ProductSearch
+    search = build(
+        engine=engine,
+        index=index,
+        embedder=embedder,
+        vocabulary=load_query_vocabulary(),
+        reranker=Reranker.packaged(),
+        cedict=load_cedict(),
     )
     return SearchServices(embedder, index, Indexer(engine, index, embedder), search, http_clients)
 

@@ -28,6 +28,7 @@ from sourcing.agents.events import ChatEvent, Done, ErrorEvent, ToolCall
 from sourcing.domain.errors import ConfigurationError
 from sourcing.domain.kinds import AlertSeverity, SyncStatus
 from sourcing.domain.repositories.operations import OperationsRepository
+from sourcing.retrieval.bridge import Cedict
 from sourcing.retrieval.embedders import Embedder
 from sourcing.retrieval.index import ProductIndex
 from sourcing.retrieval.query_parser import QueryVocabulary
@@ -248,9 +249,15 @@ class TimedProductSearch(ProductSearch):
         embedder: Embedder,
         vocabulary: QueryVocabulary,
         reranker: Reranker | None = None,
+        cedict: Cedict | None = None,
     ) -> None:
         super().__init__(
-            engine=engine, index=index, embedder=embedder, vocabulary=vocabulary, reranker=reranker
+            engine=engine,
+            index=index,
+            embedder=embedder,
+            vocabulary=vocabulary,
+            reranker=reranker,
+            cedict=cedict,
         )
         self.latency = latency
 

@@ -22,6 +22,7 @@ from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.db import make_engine, migrate
 from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.eval.machine import describe_machine
+from sourcing.retrieval.bridge import load_cedict
 from sourcing.retrieval.documents import dense_text, is_searchable, payload
 from sourcing.retrieval.embedders import Embedder, build_embedder
 from sourcing.retrieval.index import (
@@ -112,7 +113,12 @@ def run_ours(url: str, workdir: str, queries: int, out: Any) -> None:
     vocabulary, latencies = load_query_vocabulary(), {}
     for name, reranker in (("reranked", Reranker.packaged()), ("unreranked", None)):
         search = ProductSearch(
-            engine=engine, index=index, embedder=embedder, vocabulary=vocabulary, reranker=reranker
+            engine=engine,
+            index=index,
+            embedder=embedder,
+            vocabulary=vocabulary,
+            reranker=reranker,
+            cedict=load_cedict(),
         )
         latencies[name] = _search_latencies(search, queries)
     index.close()

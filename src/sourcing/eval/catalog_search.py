@@ -22,6 +22,7 @@ from sourcing.domain.db import make_engine, migrate
 from sourcing.eval.beir import BeirDataset, BeirDoc, load_beir
 from sourcing.eval.metrics import mean, ndcg_at_k, recall_at_k, relevant
 from sourcing.eval.report import Figures, RealSetReport
+from sourcing.retrieval.bridge import load_cedict
 from sourcing.retrieval.embedders import Embedder
 from sourcing.retrieval.index import EdgeProductIndex, IndexMeta
 from sourcing.retrieval.indexer import Indexer
@@ -205,6 +206,7 @@ def index_catalog(
         embedder=embedder,
         vocabulary=load_query_vocabulary(),
         reranker=reranker,
+        cedict=load_cedict(),
     )
     return index, search
 

@@ -96,6 +96,11 @@ def _stem(word: str) -> str:
     return stem
 
 
+def stem_words(words: Sequence[str]) -> list[str]:
+    """English words as the index stems them (batteries → batteri)."""
+    return [_stem(word) for word in words]
+
+
 def _latin_terms(piece: str) -> list[str]:
     """A Latin word; a code (dav-is50, f8n065blk) also joined and split at its separators."""
     terms = [piece]
@@ -192,3 +197,9 @@ def document_vector(
 
 def query_vector(text: str) -> SparseVector:
     return _merge({token_id(token): 1.0 for token in tokenize(text)})
+
+
+def words_vector(words: Sequence[str]) -> SparseVector:
+    """Whole words as single terms, not cut again: a bridged 挖掘机械 must not match 机械键盘."""
+    normalised = (unicodedata.normalize("NFKC", word).lower() for word in words)
+    return _merge({token_id(word): 1.0 for word in normalised if word})

@@ -20,7 +20,7 @@ from sourcing.domain.errors import ConfigurationError
 from sourcing.retrieval.lexical import code_forms, has_cjk, tokenize
 
 # Bump with any change to `features`: a model trained on other features refuses to load.
-FEATURE_VERSION = 3
+FEATURE_VERSION = 5
 FEATURES = (
     "sparse_ratio",  # lexical score over the best in the catalog
     "sparse_rank",
@@ -40,6 +40,9 @@ FEATURES = (
     "query_terms",
     "title_terms",
     "cross_lingual",  # a Chinese query over a Latin title or the other way round
+    "bridged_coverage",  # share of the dictionary's synonyms and translations in the listing
+    "bridged_ratio",  # score by those words over their best in the catalog
+    "bridged_rank",
 )
 MODEL_FILE = f"reranker-v{FEATURE_VERSION}.txt"
 _CJK_CHARACTER = re.compile(r"[\u3400-\u9fff]")
@@ -55,13 +58,15 @@ class Evidence:
     dense: dict[str, float] = field(default_factory=dict)
     sparse_best: float = 0.0
     dense_best: float = 0.0
+    bridged: dict[str, float] = field(default_factory=dict)  # by dictionary-bridged words
+    bridged_best: float = 0.0
 
     @cached_property
-    def ranks(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-        """1-based positions in the fused, sparse and dense rankings."""
+    def ranks(self) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, int]]:
+        """1-based positions in the fused, sparse, dense and bridged rankings."""
         return tuple(  # type: ignore[return-value]
             {pid: rank for rank, pid in enumerate(ranking, start=1)}
-            for ranking in (self.fused, self.sparse, self.dense)
+            for ranking in (self.fused, self.sparse, self.dense, self.bridged)
         )
 
 
@@ -74,11 +79,13 @@ class QueryTerms:
     bigrams: frozenset[tuple[str, str]]
     characters: frozenset[str]  # Chinese characters
     chinese: bool
+    bridged: tuple[str, ...] = ()  # dictionary synonyms and translations of its words
 
     @classmethod
-    def of(cls, text: str) -> QueryTerms:
+    def of(cls, text: str, bridged: Sequence[str] = ()) -> QueryTerms:
         terms = tuple(dict.fromkeys(tokenize(text)))
         return cls(
+            bridged=tuple(bridged),
             terms=terms,
             codes=tuple(code_forms(text)),
             bigrams=frozenset(itertools.pairwise(terms)),
@@ -140,7 +147,9 @@ def pool_features(
 def _row(
     query: QueryTerms, evidence: Evidence, item: PoolItem, weights: Mapping[str, float]
 ) -> list[float]:
-    fused_rank, sparse_rank, dense_rank = (ranks.get(item.product_id) for ranks in evidence.ranks)
+    fused_rank, sparse_rank, dense_rank, bridged_rank = (
+        ranks.get(item.product_id) for ranks in evidence.ranks
+    )
     sparse, dense = evidence.sparse.get(item.product_id), evidence.dense.get(item.product_id)
     title_set = frozenset(item.title_terms)
     document = title_set | item.detail_terms
@@ -168,6 +177,9 @@ def _row(
         float(len(query.terms)),
         float(len(title_set)),
         float(query.chinese != bool(characters)),
+        _share(query.bridged, document),
+        _ratio(evidence.bridged.get(item.product_id), evidence.bridged_best),
+        _log_rank(bridged_rank),
     ]
 
 
