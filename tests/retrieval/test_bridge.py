@@ -41,11 +41,23 @@ def test_english_phrases_are_matched_before_their_words(cedict: Cedict) -> None:
     assert "冰箱" in english_to_chinese(["refrigerator"], cedict)
 
 
+def _never(word: str) -> bool:
+    return False
+
+
 def test_expansions_leave_out_what_the_query_has_and_single_characters(cedict: Cedict) -> None:
-    assert "冰箱" in expansions("雪柜 双门", cedict)
-    assert "雪柜" not in expansions("雪柜 冰箱", cedict)
-    assert expansions("磨", cedict) == []  # one character: too many senses to bridge
-    assert expansions("", cedict) == []
+    assert "冰箱" in expansions("雪柜 双门", cedict, _never)
+    assert "雪柜" not in expansions("雪柜 冰箱", cedict, _never)
+    assert expansions("磨", cedict, _never) == []  # one character: too many senses to bridge
+    assert expansions("", cedict, _never) == []
+
+
+def test_only_words_the_catalog_lacks_are_bridged(cedict: Cedict) -> None:
+    catalog = {"移动", "电源", "air"}
+    assert expansions("移动电源", cedict, catalog.__contains__) == []
+    assert "冰箱" in expansions("雪柜 移动电源", cedict, catalog.__contains__)
+    # English is translated whole: a Latin word the catalog has does not break the phrase.
+    assert "空调" in expansions("air conditioner", cedict, catalog.__contains__)
 
 
 def test_bridged_words_are_searched_whole() -> None:

@@ -129,6 +129,14 @@ def test_every_hit_explains_itself(demo: Demo) -> None:
         assert any(reason.startswith("¥") and f"at {hit.moq}" in reason for reason in hit.why)
 
 
+def test_a_word_the_catalog_never_uses_finds_its_synonym_and_says_so(demo: Demo) -> None:
+    result = demo.run("改锥", language="zh")  # the catalog says 螺丝刀 (CC-CEDICT: screwdriver)
+    bridged = [hit for hit in result.hits if "近义词匹配：螺丝刀" in hit.why]
+    assert len(bridged) >= 3
+    assert all("螺丝刀" in hit.title for hit in bridged)
+    assert not any(reason.startswith("近义词") for reason in demo.run("螺丝刀").hits[0].why)
+
+
 def test_a_sync_re_embeds_only_changed_products_and_drops_delisted(demo: Demo) -> None:
     product, _ = demo.product("p-000010")
     renamed = {

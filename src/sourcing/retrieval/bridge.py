@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -145,14 +145,20 @@ def english_to_chinese(words: list[str], cedict: Cedict) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def expansions(text: str, cedict: Cedict) -> list[str]:
-    """Words to add to a query's lexical side: synonyms of its Chinese words (two characters
-    or more: one character has too many senses), Chinese for its English words; none of them
-    already in the query."""
-    chinese = [word for word in rjieba.cut(text) if len(word) >= 2 and has_cjk(word)]
+def expansions(text: str, cedict: Cedict, known: Callable[[str], bool]) -> list[str]:
+    """Words to add to a query's lexical side: synonyms of its Chinese words that the catalog
+    never uses (`known` says whether it does; two characters or more, as one has too many
+    senses), and Chinese for its English words. A Chinese word the catalog has needs no bridge,
+    and bridging it anyway pulls in its other senses (移动电源: 移动 → 运动). English words are
+    translated whole, known or not: Latin words inside Chinese titles (POLO衫) would otherwise
+    break "polo shirt" apart, and in an English catalog the Chinese words find nothing."""
+    chinese = [
+        word
+        for word in dict.fromkeys(rjieba.cut(text))
+        if len(word) >= 2 and has_cjk(word) and not known(word)
+    ]
+    found = list(itertools.chain.from_iterable(chinese_synonyms(w, cedict) for w in chinese))
     english = re.findall(r"[a-z]+", text.lower())
-    found = itertools.chain(
-        itertools.chain.from_iterable(chinese_synonyms(word, cedict) for word in chinese),
-        english_to_chinese(english, cedict) if english else [],
-    )
+    if english:
+        found.extend(english_to_chinese(english, cedict))
     return [word for word in dict.fromkeys(found) if word not in text]

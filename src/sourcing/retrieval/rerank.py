@@ -60,6 +60,7 @@ class Evidence:
     dense_best: float = 0.0
     bridged: dict[str, float] = field(default_factory=dict)  # by dictionary-bridged words
     bridged_best: float = 0.0
+    bridged_words: tuple[str, ...] = ()  # what the dictionary added to the query
 
     @cached_property
     def ranks(self) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, int]]:
