@@ -293,29 +293,21 @@ def retrieve(
     lexical_evidence = True
     if mode in (SearchMode.HYBRID, SearchMode.SPARSE) or has_cjk(text):
         started = time.perf_counter()
-        hits, best = _search_near_best(
-            index, query_vector(text), conditions, tuning.candidates, 0.0
-        )
-        if conditions:
-            hits = [hit for hit in hits if hit.score >= tuning.sparse_ratio * best]
+        sparse, best = _kept(index, query_vector(text), conditions, tuning, tuning.sparse_ratio)
         lexical_evidence = best > 0
         if mode != SearchMode.DENSE:
-            evidence.sparse = {hit.product_id: hit.score for hit in hits}
-            evidence.sparse_best = best
-            rankings.append(list(evidence.sparse))
+            evidence.sparse, evidence.sparse_best = sparse, best
+            rankings.append(list(sparse))
             leans_dense = not has_cjk(text) and not latin_known
             weights.append(tuning.latin_sparse_weight if leans_dense else tuning.sparse_weight)
         if bridged:
-            hits, best = _search_near_best(
-                index, words_vector(bridged), conditions, tuning.candidates, 0.0
+            found, best = _kept(
+                index, words_vector(bridged), conditions, tuning, tuning.sparse_ratio
             )
-            if conditions:
-                hits = [hit for hit in hits if hit.score >= tuning.sparse_ratio * best]
             lexical_evidence = lexical_evidence or best > 0
             if mode != SearchMode.DENSE:
-                evidence.bridged = {hit.product_id: hit.score for hit in hits}
-                evidence.bridged_best = best
-                rankings.append(list(evidence.bridged))
+                evidence.bridged, evidence.bridged_best = found, best
+                rankings.append(list(found))
                 weights.append(tuning.bridged_weight)
         timings["sparse_ms"] = _ms_since(started)
     if mode in (SearchMode.HYBRID, SearchMode.DENSE):
@@ -326,16 +318,30 @@ def retrieve(
         floor = tuning.dense_floor
         if has_cjk(text) and not lexical_evidence:
             floor = tuning.unknown_words_dense_floor
-        hits, best = _search_near_best(index, vector, conditions, tuning.candidates, floor)
-        if conditions:
-            hits = [hit for hit in hits if hit.score >= tuning.dense_ratio * best]
-        evidence.dense = {hit.product_id: hit.score for hit in hits}
-        evidence.dense_best = best
+        evidence.dense, evidence.dense_best = _kept(
+            index, vector, conditions, tuning, tuning.dense_ratio, floor
+        )
         rankings.append(list(evidence.dense))
         weights.append(tuning.dense_weight)
         timings["dense_ms"] = _ms_since(started)
     evidence.fused = rrf_fuse(rankings, weights)
     return evidence
+
+
+def _kept(
+    index: ProductIndex,
+    vector: NDArray[np.float32] | SparseVector,
+    conditions: Sequence[Condition],
+    tuning: SearchTuning,
+    ratio: float,
+    floor: float = 0.0,
+) -> tuple[dict[str, float], float]:
+    """One ranking's hits by id, best first, and the best score in the whole catalog; under
+    filters only hits within `ratio` of that best are kept."""
+    hits, best = _search_near_best(index, vector, conditions, tuning.candidates, floor)
+    if conditions:
+        hits = [hit for hit in hits if hit.score >= ratio * best]
+    return {hit.product_id: hit.score for hit in hits}, best
 
 
 def _search_near_best(
