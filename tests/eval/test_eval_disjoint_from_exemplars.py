@@ -41,6 +41,13 @@ def _eval_messages() -> Iterator[tuple[str, str]]:
         for scenario in yaml.safe_load(path.read_text("utf-8"))["scenarios"]:
             for turn in scenario["turns"]:
                 yield f"{path.name}:{scenario['id']}", turn["user"]
+                # An expected query equal to an exemplar would score recall of the exemplar.
+                query = turn.get("expect", {}).get("arguments", {}).get("query")
+                if query:
+                    yield f"{path.name}:{scenario['id']}:query", query
+    english = json.loads((EVAL_DATA / "assortment_english.json").read_text("utf-8"))
+    for leaf, name in english["leaves"].items():
+        yield f"assortment_english.json:{leaf}", name
     messages = (
         ("routing.jsonl", "text"),
         ("judge_calibration.jsonl", "question"),
