@@ -13,8 +13,8 @@ from sourcing.retrieval.lexical import WeightedText
 DOCUMENT_FORMAT = "dense:title+category;sparse:title+category+attributes+places+description/3"
 
 # A title word weighted 2× lifted abt_buy's lexical nDCG@10 (0.910 → 0.920) but cut the demo
-# suite's Chinese product-type recall@50 (0.914 → 0.892): one weight for every field until
-# a reranker can weigh the title per query (issue 15).
+# suite's Chinese product-type recall@50 (0.914 → 0.892): one weight for every field, and the
+# reranker weighs title against listing coverage per query (retrieval/rerank.py).
 TITLE_WEIGHT = 1.0
 DESCRIPTION_CHARS = 500  # a description's first sentences name the model; the rest is noise
 
