@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from sourcing.retrieval.bridge import (
     Cedict,
     chinese_synonyms,
+    descriptive_compounds,
     english_to_chinese,
     expansions,
     load_cedict,
@@ -41,8 +44,8 @@ def test_english_phrases_are_matched_before_their_words(cedict: Cedict) -> None:
     assert "冰箱" in english_to_chinese(["refrigerator"], cedict)
 
 
-def _never(word: str) -> bool:
-    return False
+def _never(word: str) -> int:
+    return 0
 
 
 def test_expansions_leave_out_what_the_query_has_and_single_characters(cedict: Cedict) -> None:
@@ -52,12 +55,35 @@ def test_expansions_leave_out_what_the_query_has_and_single_characters(cedict: C
     assert expansions("", cedict, _never) == []
 
 
-def test_only_words_the_catalog_lacks_are_bridged(cedict: Cedict) -> None:
-    catalog = {"移动", "电源", "air"}
-    assert expansions("移动电源", cedict, catalog.__contains__) == []
-    assert "冰箱" in expansions("雪柜 移动电源", cedict, catalog.__contains__)
+def test_only_words_the_catalog_hardly_uses_are_bridged(cedict: Cedict) -> None:
+    catalog = Counter({"移动": 40, "电源": 25, "air": 3, "冷气机": 1})
+    assert expansions("移动电源", cedict, catalog.__getitem__) == []
+    assert "冰箱" in expansions("雪柜 移动电源", cedict, catalog.__getitem__)
+    # one stray use (an air cooler titled 冷气机) is not the catalog's word for the thing
+    assert "空调" in expansions("冷气机", cedict, catalog.__getitem__)
     # English is translated whole: a Latin word the catalog has does not break the phrase.
-    assert "空调" in expansions("air conditioner", cedict, catalog.__contains__)
+    assert "空调" in expansions("air conditioner", cedict, catalog.__getitem__)
+
+
+def test_a_word_in_no_dictionary_is_bridged_through_its_parts(cedict: Cedict) -> None:
+    assert "钱包" in expansions("皮夹子", cedict, _never)
+
+
+def test_a_description_finds_the_compound_the_catalog_titles_it_with() -> None:
+    catalog = Counter({"豆浆机": 9, "机器": 15, "鞋柜": 4, "穿衣": 18, "睡衣": 7, "面包机": 5})
+    catalog["包机"] = catalog["面包机"]  # jieba's search mode cuts the tail out of 面包机
+    uses = catalog.__getitem__
+    assert descriptive_compounds("磨豆浆的机器", uses) == ["豆浆机"]
+    assert descriptive_compounds("放鞋的柜子", uses) == ["鞋柜"]
+    # 穿 says how it is used, not what it is: 穿衣 is not a product
+    assert descriptive_compounds("睡觉穿的衣服", uses) == ["睡衣"]
+    assert descriptive_compounds("烤面包片的机器", uses) == ["面包机"]
+    assert descriptive_compounds("豆浆机", uses) == []  # no description, nothing to build
+
+
+def test_a_description_bridges_its_head_not_its_modifiers(cedict: Cedict) -> None:
+    # 睡觉 → 上床 would find nothing a buyer wants
+    assert "上床" not in expansions("睡觉穿的衣服", cedict, _never)
 
 
 def test_bridged_words_are_searched_whole() -> None:

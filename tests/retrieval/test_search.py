@@ -137,6 +137,16 @@ def test_a_word_the_catalog_never_uses_finds_its_synonym_and_says_so(demo: Demo)
     assert not any(reason.startswith("近义词") for reason in demo.run("螺丝刀").hits[0].why)
 
 
+def test_the_type_a_query_names_comes_first_and_neighbours_say_so(demo: Demo) -> None:
+    result = demo.run("保温杯", limit=30, language="zh")
+    neighbours = ["相近品类，不是保温杯" in hit.why for hit in result.hits]
+    assert not neighbours[0]
+    assert any(neighbours), "30 hits should reach past the thermoses"
+    first_neighbour = neighbours.index(True)
+    assert all(neighbours[first_neighbour:]), "a thermos ranked below a neighbour"
+    assert all(_leaf(result, rank) == "保温杯" for rank in range(first_neighbour))
+
+
 def test_a_sync_re_embeds_only_changed_products_and_drops_delisted(demo: Demo) -> None:
     product, _ = demo.product("p-000010")
     renamed = {

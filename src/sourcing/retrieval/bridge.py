@@ -58,6 +58,16 @@ SYNONYM_OVERLAP = 0.67  # share of a gloss's words (with qualifiers) the other's
 MAX_SENSES = 8  # a gloss more headwords share than this ("set", "head") bridges nothing
 MAX_EXPANSIONS = 4  # per query word or phrase
 LONGEST_PHRASE = 3  # English words tried together against a gloss ("air conditioner")
+# A word fewer products use than this is bridged: one stray use (冷气机 once in an air cooler's
+# title) is not the catalog's word for the thing.
+WIDELY_USED = 2
+MAX_COMPOUNDS = 6  # catalog words built from a descriptive phrase (磨豆浆的机器 → 豆浆机)
+DESCRIPTION_MARK = "的"
+# Words of a description that say how a thing is used, never what it is: 穿 (wear) or 背
+# (carry on the back) joined to the head gives 穿衣, 背包, not the product described.
+_NOT_NAMING = frozenset(
+    ["用", "上", "里", "中", "在", "给", "来", "去", "要", "把", "被", "穿", "戴", "背", "带", "拿"]
+)
 
 
 @dataclass(frozen=True)
@@ -145,19 +155,58 @@ def english_to_chinese(words: list[str], cedict: Cedict) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def expansions(text: str, cedict: Cedict, known: Callable[[str], bool]) -> list[str]:
+def _synonyms_or_of_parts(word: str, cedict: Cedict) -> list[str]:
+    """A word's synonyms, else its parts' (皮夹子, in no dictionary: 皮夹 → 钱包)."""
+    own = chinese_synonyms(word, cedict)
+    if own:
+        return own
+    parts = [part for part in rjieba.cut_for_search(word) if len(part) >= 2 and part != word]
+    return list(itertools.chain.from_iterable(chinese_synonyms(p, cedict) for p in parts))
+
+
+def descriptive_compounds(text: str, uses: Callable[[str], int]) -> list[str]:
+    """Catalog words for a product described by what it is for: "X的Y" is titled with a piece
+    of X and the head Y or one of its characters (磨豆浆的机器 → 豆浆机, 放鞋的柜子 → 鞋柜,
+    冬天取暖用的电器 → 取暖器). Only compounds some product uses are kept, most used first."""
+    modifier, mark, head = text.rpartition(DESCRIPTION_MARK)
+    head = head.strip()
+    if not mark or not has_cjk(head) or not has_cjk(modifier):
+        return []
+    heads = dict.fromkeys([head, *head])
+    pieces: dict[str, None] = {}
+    for word in rjieba.cut(modifier):
+        if not has_cjk(word) or word in _NOT_NAMING:
+            continue
+        for size in (len(word), 2, 1):
+            for start in range(len(word) - size + 1):
+                pieces[word[start : start + size]] = None
+    candidates = [
+        piece + form for piece in pieces for form in heads if piece + form != head and form
+    ]
+    counted = {word: uses(word) for word in dict.fromkeys(candidates) if len(word) >= 2}
+    found = [word for word in counted if counted[word]]
+    # 面包机 is titled, and 包机 is only the tail jieba cuts from it
+    whole = [word for word in found if not any(word != other and word in other for other in found)]
+    return sorted(whole, key=lambda word: -counted[word])[:MAX_COMPOUNDS]
+
+
+def expansions(text: str, cedict: Cedict, uses: Callable[[str], int]) -> list[str]:
     """Words to add to a query's lexical side: synonyms of its Chinese words that the catalog
-    never uses (`known` says whether it does; two characters or more, as one has too many
-    senses), and Chinese for its English words. A Chinese word the catalog has needs no bridge,
-    and bridging it anyway pulls in its other senses (移动电源: 移动 → 运动). English words are
-    translated whole, known or not: Latin words inside Chinese titles (POLO衫) would otherwise
-    break "polo shirt" apart, and in an English catalog the Chinese words find nothing."""
+    hardly uses (`uses` counts the products that do, up to WIDELY_USED; two characters or
+    more, as one has too many senses), catalog words for a descriptive phrase, and Chinese for
+    its English words. A Chinese word the catalog uses needs no bridge, and bridging it anyway
+    pulls in its other senses (移动电源: 移动 → 运动). English words are translated whole, known
+    or not: Latin words inside Chinese titles (POLO衫) would otherwise break "polo shirt"
+    apart, and in an English catalog the Chinese words find nothing."""
+    # In a description only the head is a product's name: 睡觉 → 上床 finds nothing to sell
+    named = text.rpartition(DESCRIPTION_MARK)[2]
     chinese = [
         word
-        for word in dict.fromkeys(rjieba.cut(text))
-        if len(word) >= 2 and has_cjk(word) and not known(word)
+        for word in dict.fromkeys(rjieba.cut(named))
+        if len(word) >= 2 and has_cjk(word) and uses(word) < WIDELY_USED
     ]
-    found = list(itertools.chain.from_iterable(chinese_synonyms(w, cedict) for w in chinese))
+    found = list(itertools.chain.from_iterable(_synonyms_or_of_parts(w, cedict) for w in chinese))
+    found.extend(descriptive_compounds(text, uses))
     english = re.findall(r"[a-z]+", text.lower())
     if english:
         found.extend(english_to_chinese(english, cedict))

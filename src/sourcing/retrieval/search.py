@@ -21,12 +21,13 @@ from sourcing.domain.kinds import SupplierKind
 from sourcing.domain.money import PriceTier, format_cents, unit_price_at
 from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.domain.tables import Product, Supplier
-from sourcing.retrieval.bridge import Cedict, expansions
+from sourcing.retrieval.bridge import WIDELY_USED, Cedict, expansions
 from sourcing.retrieval.constraints import Constraints, ParsedQuery
 from sourcing.retrieval.documents import detail_text
 from sourcing.retrieval.embedders import Embedder
 from sourcing.retrieval.index import AnyOf, Condition, IndexHit, InRange, ProductIndex
 from sourcing.retrieval.lexical import SparseVector, has_cjk, query_vector, tokenize, words_vector
+from sourcing.retrieval.product_type import ProductType
 from sourcing.retrieval.query_parser import QueryVocabulary, parse_query
 from sourcing.retrieval.ranking import (
     QUALITY_REFUND_ALARM,
@@ -76,8 +77,11 @@ class SearchTuning:
     # the most the demo suite takes without a regression (docs/retrieval.md).
     rerank_weight: float = 0.7
     bridged_weight: float = 1.0  # the ranking by dictionary synonyms and translations
+    # Added to the score of products of the type the query names, so neighbours of another
+    # type only fill after them; 0 turns the soft constraint off.
+    type_band: float = 1.0
     per_supplier: int = 2
-    diversity_trade_off: float = 0.75  # relevance against likeness to what is already shown
+    diversity_trade_off: float = 0.85  # relevance against likeness to what is already shown
 
 
 class SearchRequest(BaseModel):
@@ -235,10 +239,11 @@ def _why(
     unit_price: int | None,
     quantity: int | None,
     phrases: dict[str, str],
+    neighbour_of: str | None = None,
 ) -> list[str]:
-    """Short factual reasons: matched words (typed, or bridged by the dictionary), trust
-    signals, price at the asked quantity."""
-    reasons = []
+    """Short factual reasons: not the type asked for (first, where so), matched words (typed,
+    or bridged by the dictionary), trust signals, price at the asked quantity."""
+    reasons = [phrases["neighbour"].format(kind=neighbour_of)] if neighbour_of else []
     matched = [token for token in title_tokens if token in query_tokens]
     if matched:
         reasons.append(phrases["matches"].format(words=phrases["separator"].join(matched[:5])))
@@ -392,6 +397,7 @@ class _Candidate:
     score: float
     title_tokens: tuple[str, ...]  # unique, in title order
     token_set: frozenset[str]
+    neighbour_of: str | None = None  # the type the query names, where this is not of it
 
 
 class ProductSearch:
@@ -501,12 +507,16 @@ class ProductSearch:
     def _bridged(self, parsed: ParsedQuery) -> list[str]:
         if self.cedict is None:
             return []
-        return expansions(parsed.semantic_text, self.cedict, self._in_catalog)
+        return expansions(parsed.semantic_text, self.cedict, self._products_using)
 
     def _in_catalog(self, word: str) -> bool:
-        """Whether any product has the word: a Chinese one whole, an English one stemmed."""
+        return self._products_using(word, at_most=1) > 0
+
+    def _products_using(self, word: str, at_most: int = WIDELY_USED) -> int:
+        """How many products have the word (up to `at_most`): a Chinese one whole, an English
+        one stemmed."""
         vector = words_vector([word]) if has_cjk(word) else query_vector(word)
-        return bool(vector.indices) and bool(self.index.search(vector, limit=1))
+        return len(self.index.search(vector, limit=at_most)) if vector.indices else 0
 
     @staticmethod
     def _within_constraints(
@@ -555,6 +565,14 @@ class ProductSearch:
         self, listings: Sequence[_Listing], evidence: Evidence, parsed: ParsedQuery
     ) -> list[_Candidate]:
         relevance_of = self._relevance(listings, evidence, parsed)
+        kind = None
+        if self.tuning.type_band:
+            kind = ProductType.of(parsed.semantic_text, self._products_using)
+        of_kind = {
+            item.product.id
+            for item in listings
+            if kind and kind.covers(item.product.title, item.product.category_path)
+        }
         scored = []
         for item in listings:
             product, supplier = item.product, item.supplier
@@ -566,6 +584,9 @@ class ProductSearch:
                 fit,
                 in_stock=bool(product.stock),
             )
+            neighbour = kind.label if kind and of_kind and product.id not in of_kind else None
+            if of_kind and not neighbour:
+                score += self.tuning.type_band
             scored.append(
                 _Candidate(
                     product,
@@ -576,6 +597,7 @@ class ProductSearch:
                     score,
                     item.title_tokens,
                     frozenset(item.title_tokens),
+                    neighbour,
                 )
             )
         return sorted(scored, key=lambda c: (-c.score, c.product.id))
@@ -605,6 +627,7 @@ class ProductSearch:
                 candidate.unit_price,
                 quantity,
                 self.phrases[language],
+                candidate.neighbour_of,
             ),
         )
 

@@ -1,0 +1,58 @@
+"""The product type a Chinese query names (保温杯; 放鞋的柜子 → 鞋柜), and which products are it."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import rjieba
+
+from sourcing.retrieval.bridge import DESCRIPTION_MARK, descriptive_compounds
+from sourcing.retrieval.lexical import has_cjk
+
+SHORTEST_TYPE = 2  # one character (杯, 包) names too many kinds of thing
+
+
+@dataclass(frozen=True)
+class ProductType:
+    """The type a query's head word names, as the catalog writes it."""
+
+    names: tuple[str, ...]  # the head word, or a description's compounds, most used first
+
+    @property
+    def label(self) -> str:
+        return self.names[0]
+
+    @classmethod
+    def of(cls, text: str, uses: Callable[[str], int]) -> ProductType | None:
+        """A Chinese noun phrase names its type last: 不锈钢保温杯 is a 保温杯. A description
+        "X的Y" heads with a class (机器, 衣服) too broad to hold to: its type is what the
+        catalog calls it (磨豆浆的机器 → 豆浆机), if anything. Only words some product uses
+        count; an all-Latin query names none here."""
+        if not has_cjk(text):
+            return None
+        modifier, mark, named = text.rpartition(DESCRIPTION_MARK)
+        words = [w for w in rjieba.cut(named) if len(w) >= SHORTEST_TYPE and has_cjk(w)]
+        if not words:
+            return None
+        head = words[-1]
+        if mark and has_cjk(modifier):
+            names = descriptive_compounds(text, uses)
+        else:
+            # the catalog's own word or none: a synonym drifts (狗链子: 链子 → 链条, chain bags)
+            names = [head] if uses(head) else []
+        return cls(names=tuple(names)) if names else None
+
+    def covers(self, title: str, category_path: str = "") -> bool:
+        """Whether a level of the product's category (玩具/积木 is a 玩具) or a word of its
+        title ends in one of the names (液晶电视机 is a 电视机) and heads its phrase: one
+        character joined after it makes a part of it (电视机柜, 保温杯盖)."""
+        if any(level.endswith(self.names) for level in category_path.split("/") if level):
+            return True
+        for piece in unicodedata.normalize("NFKC", title).lower().split():
+            words = rjieba.cut(piece)
+            for word, after in zip(words, [*words[1:], ""], strict=True):
+                if word.endswith(self.names) and not (len(after) == 1 and has_cjk(after)):
+                    return True
+        return False
