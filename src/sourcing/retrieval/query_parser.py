@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from importlib.resources import files
 from typing import Any
@@ -220,9 +220,15 @@ def load_query_vocabulary() -> QueryVocabulary:
     return QueryVocabulary.model_validate_json(raw)
 
 
-def parse_query(text: str, vocabulary: QueryVocabulary | None = None) -> ParsedQuery:
-    """Split `text` into hard constraints, a wanted quantity and the text left for search."""
+def parse_query(
+    text: str, vocabulary: QueryVocabulary | None = None, *, names: Sequence[str] = ()
+) -> ParsedQuery:
+    """Split `text` into hard constraints, a wanted quantity and the text left for search;
+    `names` are words read as part of a product's name, never as a constraint."""
     grammar = (vocabulary or load_query_vocabulary())._grammar
+    if names:
+        kept = _Rule(_compile(_alt(names)), _keep)
+        grammar = replace(grammar, rules=(kept, *grammar.rules))
     found: list[_Found] = []
     matched: list[str] = []
     current = text

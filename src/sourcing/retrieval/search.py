@@ -53,6 +53,10 @@ class SearchMode(StrEnum):
     SPARSE = "sparse"
 
 
+NAME_CHECK_DEPTH = 5  # titles read to tell a constraint word from part of a product's name
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
 @dataclass(frozen=True)
 class SearchTuning:
     """Knobs measured on the eval suite. The floors keep unrelated products out, so that a
@@ -421,9 +425,31 @@ class ProductSearch:
 
     def parse(self, request: SearchRequest) -> ParsedQuery:
         parsed = parse_query(request.query, self.vocabulary)
+        names = self._names_among(request.query, parsed.matched)
+        if names:
+            parsed = parse_query(request.query, self.vocabulary, names=names)
         constraints = parsed.constraints.merged(request.constraints)
         quantity = request.quantity or parsed.quantity
         return parsed.model_copy(update={"constraints": constraints, "quantity": quantity})
+
+    def _names_among(self, text: str, matched: Sequence[str]) -> list[str]:
+        """Constraint words that are part of a product's name here: where titles say "card
+        factory", "greeting card factory" is software, not a factory-direct filter. Only an
+        English word after another is checked, against the titles of the best few matches."""
+        names = []
+        for phrase in dict.fromkeys(matched):
+            if not _LATIN_WORD.fullmatch(phrase):
+                continue
+            before = re.search(rf"([a-z0-9]+)\s+{re.escape(phrase)}(?![a-z])", text, re.I)
+            if before is None:
+                continue
+            words = f"{before.group(1)} {phrase}".lower()
+            hits = self.index.search(query_vector(words), limit=NAME_CHECK_DEPTH)
+            with Session(self.engine) as session:
+                found = CatalogRepository(session).listings([hit.product_id for hit in hits])
+            if any(words in " ".join(product.title.lower().split()) for product, _ in found):
+                names.append(phrase)
+        return names
 
     def search(self, request: SearchRequest) -> SearchResult:
         timings: dict[str, float] = {}
