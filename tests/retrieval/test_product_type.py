@@ -30,13 +30,17 @@ def test_a_description_is_typed_by_its_compound_not_its_broad_head() -> None:
     assert not kind.covers("科沃斯清洁机器人")
 
 
-def test_a_title_word_must_end_in_the_type_and_a_category_level_counts() -> None:
+def test_a_title_word_ending_in_the_type_is_of_it_where_there_is_no_category() -> None:
     kind = ProductType.of("电视机", CATALOG.__getitem__)
     assert kind is not None
     assert kind.covers("康佳 液晶电视机 42英寸")
-    assert not kind.covers("欧式电视机柜 黑色")  # a cabinet
-    assert ProductType(("保温杯",)).covers("保温杯 男士 大容量")
-    assert not ProductType(("保温杯",)).covers("硅胶保温杯套 防烫")
+    assert not kind.covers("索尼 电视 遥控器")
+
+
+def test_a_category_level_ending_in_the_type_is_of_it() -> None:
+    thermos = ProductType(("保温杯",))
+    assert thermos.covers("304不锈钢杯子 大容量", "日用百货/杯壶/保温杯")
+    assert not thermos.covers("高硼硅玻璃杯", "日用百货/杯壶/玻璃杯")
     toys = ProductType.of("拼插玩具", CATALOG.__getitem__)
     assert toys is not None
     assert toys.covers("小颗粒拼装积木", "玩具/积木")

@@ -46,13 +46,8 @@ class ProductType:
 
     def covers(self, title: str, category_path: str = "") -> bool:
         """Whether a level of the product's category (玩具/积木 is a 玩具) or a word of its
-        title ends in one of the names (液晶电视机 is a 电视机) and heads its phrase: one
-        character joined after it makes a part of it (电视机柜, 保温杯盖)."""
-        if any(level.endswith(self.names) for level in category_path.split("/") if level):
-            return True
-        for piece in unicodedata.normalize("NFKC", title).lower().split():
-            words = rjieba.cut(piece)
-            for word, after in zip(words, [*words[1:], ""], strict=True):
-                if word.endswith(self.names) and not (len(after) == 1 and has_cjk(after)):
-                    return True
-        return False
+        title (液晶电视机 is a 电视机) ends in one of the names. jieba cuts a part off the
+        thing it belongs to (保温杯/套), so a title can make an accessory pass for the type."""
+        levels = [level for level in category_path.split("/") if level]
+        words = rjieba.cut(unicodedata.normalize("NFKC", title).lower())
+        return any(word.endswith(self.names) for word in [*levels, *words])
