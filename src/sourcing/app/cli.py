@@ -55,13 +55,14 @@ from sourcing.app.main import create_app
 from sourcing.app.model_cli import model_app
 from sourcing.app.settings import Settings
 from sourcing.catalog_sync.baskets import CoPurchaseReport, build_copurchase
+from sourcing.catalog_sync.columns import FeedKind, parse_mapping
 from sourcing.catalog_sync.demo import generate_demo
 from sourcing.catalog_sync.feeds import count_rows
 from sourcing.catalog_sync.order_history import import_order_history
 from sourcing.catalog_sync.reference import ReferenceReport, load_reference
-from sourcing.catalog_sync.sync import FeedKind, SyncReport, sync_feed
+from sourcing.catalog_sync.sync import SyncReport, sync_feed
 from sourcing.domain.db import UNAVAILABLE_ERRORS, database_unavailable, migrate
-from sourcing.domain.errors import SourcingError
+from sourcing.domain.errors import BadInputError, SourcingError
 from sourcing.domain.kinds import ApiRole, SyncMode
 from sourcing.domain.money import format_cents
 from sourcing.domain.repositories.keys import ApiKeyRepository
@@ -127,16 +128,30 @@ def sync(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
     report: Annotated[Path | None, typer.Option(help="write the full JSON report here")] = None,
     index: Annotated[bool, typer.Option(help="re-embed changed products into the index")] = True,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="HEADER=COLUMN: read the feed's own header as a column (货号=id); saved for "
+            "the source's later feeds (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Validate a feed and bring the catalog (and the search index) in line with it."""
     if kind not in ("products", "suppliers"):
         raise typer.BadParameter("must be products or suppliers", param_hint="--kind")
     feed_kind: FeedKind = "products" if kind == "products" else "suppliers"
+    try:
+        column_map = parse_mapping(column or [], feed_kind)
+    except BadInputError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--map") from None
     settings = Settings()
     engine = build_engine(settings)
     search = build_search(settings, engine) if index else None
     try:
-        result = _sync_with_progress(engine, path, feed_kind, mode, source, batch_size, search)
+        result = _sync_with_progress(
+            engine, path, feed_kind, mode, source, batch_size, search, column_map
+        )
         if search is not None:
             search.optimize_if_large(settings.hnsw_min_products)
         # Every sync feeds the alert feed: what changed at sources buyers bought or watch.
@@ -160,6 +175,7 @@ def _sync_with_progress(
     source: str | None,
     batch: int,
     search: SearchServices | None,
+    column_map: dict[str, str],
 ) -> SyncReport:
     total = count_rows(path) if path.is_file() else None
     columns = (
@@ -179,6 +195,7 @@ def _sync_with_progress(
             batch_size=batch,
             progress=lambda done: progress.update(task, completed=done),
             indexer=search.indexer if search is not None else None,
+            column_map=column_map,
         )
         if search is not None and kind == "suppliers":
             # Supplier changes alter their products' filters and trust signals in the index.
@@ -206,6 +223,9 @@ def _print_sync(result: SyncReport) -> None:
     if result.events_by_kind:
         events = ", ".join(f"{kind} {n}" for kind, n in result.events_by_kind.items())
         console.print(f"events: {events}")
+    if result.read_as:
+        read = ", ".join(f"{header} → {column}" for header, column in result.read_as.items())
+        console.print(f"columns read as: {read}")
     if result.unknown_columns:
         console.print(f"ignored unknown columns: {', '.join(result.unknown_columns)}")
     for row in result.rejected[:MAX_REJECTIONS_SHOWN]:
@@ -254,7 +274,7 @@ def demo_build(
     try:
         for path, kind in feeds:
             _print_sync(
-                _sync_with_progress(engine, path, kind, SyncMode.SNAPSHOT, None, 1000, search)
+                _sync_with_progress(engine, path, kind, SyncMode.SNAPSHOT, None, 1000, search, {})
             )
         if search is not None and search.optimize_if_large(settings.hnsw_min_products):
             _console().print("built the HNSW graph of the index")

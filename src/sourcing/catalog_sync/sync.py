@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from sourcing.catalog_sync.columns import ColumnReader, FeedKind
 from sourcing.catalog_sync.diff import EventDraft, product_events
 from sourcing.catalog_sync.feeds import RawRow, read_feed
 from sourcing.catalog_sync.normalise import (
@@ -31,7 +32,6 @@ from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.domain.types import utcnow
 from sourcing.retrieval.indexer import Indexer
 
-FeedKind = Literal["products", "suppliers"]
 ProgressCallback = Callable[[int], None]
 DEFAULT_BATCH_SIZE = 500
 
@@ -62,6 +62,7 @@ class SyncReport(BaseModel):
     changed_ids: list[str] = []
     indexed: int = 0  # products re-embedded into the search index after the run
     unknown_columns: list[str] = []
+    read_as: dict[str, str] = {}  # a feed's own header → the column it was read as
     seconds: float = 0.0
 
     @property
@@ -105,8 +106,10 @@ def sync_feed(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
     indexer: Indexer | None = None,
+    column_map: Mapping[str, str] | None = None,
 ) -> SyncReport:
     """Sync the feed file at `path`; the source defaults to the file name without extension.
+    `column_map` ({header: column}) is saved for the source and read with its later feeds.
 
     With an `indexer`, the products the run changed are re-embedded (only those); a crash
     before that leaves work for `Indexer.catch_up`, which the server runs at start.
@@ -120,6 +123,7 @@ def sync_feed(
         source=source or path.stem,
         batch_size=batch_size,
         progress=progress,
+        column_map=column_map,
     )
     if indexer is not None and report.changed_ids:
         report.indexed = indexer.refresh(report.changed_ids).embedded
@@ -136,20 +140,25 @@ def sync_rows(
     source: str,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
+    column_map: Mapping[str, str] | None = None,
 ) -> SyncReport:
     if batch_size < 1:
         raise BadInputError("batch size must be at least 1")
     started = time.perf_counter()
     with transaction(engine) as session:
-        run = CatalogRepository(session).start_sync_run(
-            source=source, path=file, kind=kind, mode=mode
-        )
+        catalog = CatalogRepository(session)
+        if column_map:
+            catalog.save_column_map(source, kind, dict(column_map))
+        saved = catalog.column_map(source, kind)
+        run = catalog.start_sync_run(source=source, path=file, kind=kind, mode=mode)
     assert run.id is not None
     state = _RunState(file, SyncReport(run_id=run.id, source=source, kind=kind, mode=mode))
+    columns = ColumnReader(kind, saved)
+    state.report.read_as = columns.read_as
     apply = _ProductBatch if kind == "products" else _SupplierBatch
     try:
         pending: list[tuple[int, Any]] = []
-        for raw in rows:
+        for raw in columns.rows(rows):
             state.report.rows_read += 1
             record = _validate(raw, kind, state)
             if record is not None:

@@ -114,6 +114,17 @@ class SyncRun(SQLModel, table=True):
     error: str = ""
 
 
+class FeedColumnMap(SQLModel, table=True):
+    """A source's own header read as a schema column (货号 → id), saved for its next feeds."""
+
+    __tablename__ = "feed_column_map"
+
+    feed_source: str = Field(primary_key=True, max_length=128)
+    feed_kind: str = Field(primary_key=True, max_length=16)
+    header: str = Field(primary_key=True, max_length=64)
+    column: str = Field(max_length=32)
+
+
 class CatalogEvent(SQLModel, table=True):
     __tablename__ = "catalog_event"
 

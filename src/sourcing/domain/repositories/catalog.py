@@ -14,7 +14,7 @@ from sqlmodel import Session, SQLModel, col, select
 from sourcing.domain.errors import NotFoundError
 from sourcing.domain.kinds import ProductStatus, SkuStatus, SupplierStatus, SyncMode, SyncStatus
 from sourcing.domain.records import ProductState, SkuState, SupplierSummary
-from sourcing.domain.tables import CatalogEvent, Product, Sku, Supplier, SyncRun
+from sourcing.domain.tables import CatalogEvent, FeedColumnMap, Product, Sku, Supplier, SyncRun
 from sourcing.domain.types import utcnow
 
 _IN_CHUNK = 900  # SQLite allows 999 bound parameters per statement
@@ -56,6 +56,21 @@ class CatalogRepository:
     def sync_runs(self, limit: int = 20) -> list[SyncRun]:
         query = select(SyncRun).order_by(col(SyncRun.id).desc()).limit(limit)
         return list(self.session.exec(query))
+
+    # column mappings
+
+    def column_map(self, source: str, kind: str) -> dict[str, str]:
+        query = select(FeedColumnMap).where(
+            col(FeedColumnMap.feed_source) == source, col(FeedColumnMap.feed_kind) == kind
+        )
+        return {row.header: row.column for row in self.session.exec(query)}
+
+    def save_column_map(self, source: str, kind: str, mapping: dict[str, str]) -> None:
+        """Add or replace these headers' columns for the source (the rest stay saved)."""
+        for header, column in mapping.items():
+            self.session.merge(
+                FeedColumnMap(feed_source=source, feed_kind=kind, header=header, column=column)
+            )
 
     # suppliers
 
