@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sourcing.app.cli import chat_bench_app_factory
+from sourcing.app.eval_cli import chat_bench_app_factory
 from sourcing.eval.bench_chat import main
 from sourcing.retrieval.embedders import Embedder
 
