@@ -39,6 +39,7 @@ from sourcing.app.container import (
     build_search,
 )
 from sourcing.app.eval_cli import bench_app, eval_app
+from sourcing.app.jobs import apply_feed
 from sourcing.app.main import create_app
 from sourcing.app.model_cli import model_app
 from sourcing.app.settings import Settings
@@ -48,7 +49,7 @@ from sourcing.catalog_sync.demo import generate_demo
 from sourcing.catalog_sync.feeds import count_rows
 from sourcing.catalog_sync.order_history import import_order_history
 from sourcing.catalog_sync.reference import ReferenceReport, load_reference
-from sourcing.catalog_sync.sync import SyncReport, sync_feed
+from sourcing.catalog_sync.sync import SyncReport
 from sourcing.domain.db import UNAVAILABLE_ERRORS, database_unavailable, migrate
 from sourcing.domain.errors import BadInputError, SourcingError
 from sourcing.domain.kinds import ApiRole, SyncMode
@@ -129,20 +130,25 @@ def sync(
     engine = build_engine(settings)
     search = build_search(settings, engine) if index else None
     try:
-        result = _sync_with_progress(
-            engine, path, feed_kind, mode, source, batch_size, search, column_map
+        result, alerts = _sync_with_progress(
+            engine,
+            path,
+            feed_kind,
+            mode,
+            source,
+            batch_size,
+            search,
+            column_map,
+            raise_alerts=True,
         )
         if search is not None:
             search.optimize_if_large(settings.hnsw_min_products)
-        # Every sync feeds the alert feed: what changed at sources buyers bought or watch.
-        alerts = run_alert_jobs(
-            engine, search.search if search else None, sync_run_id=result.run_id
-        )
     finally:
         if search is not None:
             search.close()
     _print_sync(result)
-    _print_alerts(alerts)
+    if alerts is not None:
+        _print_alerts(alerts)
     if report is not None:
         report.write_text(result.model_dump_json(indent=2), encoding="utf-8")
 
@@ -156,7 +162,9 @@ def _sync_with_progress(
     batch: int,
     search: SearchServices | None,
     column_map: dict[str, str],
-) -> SyncReport:
+    *,
+    raise_alerts: bool = False,
+) -> tuple[SyncReport, AlertRunReport | None]:
     total = count_rows(path) if path.is_file() else None
     columns = (
         TextColumn("{task.description}"),
@@ -166,21 +174,18 @@ def _sync_with_progress(
     )
     with Progress(*columns, console=_console(), transient=True) as progress:
         task = progress.add_task(f"sync {path.name}", total=total)
-        result = sync_feed(
+        return apply_feed(
             engine,
+            search,
             path,
             kind=kind,
             mode=mode,
             source=source,
             batch_size=batch,
             progress=lambda done: progress.update(task, completed=done),
-            indexer=search.indexer if search is not None else None,
             column_map=column_map,
+            raise_alerts=raise_alerts,
         )
-        if search is not None and kind == "suppliers":
-            # Supplier changes alter their products' filters and trust signals in the index.
-            result.indexed = search.indexer.catch_up().embedded
-        return result
 
 
 def _print_sync(result: SyncReport) -> None:
@@ -253,9 +258,10 @@ def demo_build(
     ]
     try:
         for path, kind in feeds:
-            _print_sync(
-                _sync_with_progress(engine, path, kind, SyncMode.SNAPSHOT, None, 1000, search, {})
+            result, _ = _sync_with_progress(
+                engine, path, kind, SyncMode.SNAPSHOT, None, 1000, search, {}
             )
+            _print_sync(result)
         if search is not None and search.optimize_if_large(settings.hnsw_min_products):
             _console().print("built the HNSW graph of the index")
     finally:

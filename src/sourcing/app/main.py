@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 from sourcing.app.container import Container, build_container
 from sourcing.app.deps import RATE_LIMITED
 from sourcing.app.errors import install_error_handlers
+from sourcing.app.jobs import JobRunner
 from sourcing.app.limits import BodySizeLimit, RejectNulBytes
 from sourcing.app.observability import Metrics, RequestObservability
 from sourcing.app.routes import (
@@ -18,6 +20,7 @@ from sourcing.app.routes import (
     assortment,
     catalog,
     chat,
+    feeds,
     health,
     keys,
     metrics,
@@ -45,9 +48,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         shutdown.attach()
         # A crash between a sync and its re-index leaves the index behind; this repairs it.
         app.state.container.search.indexer.catch_up()
+        runner = JobRunner(app.state.container.engine, app.state.container.search)
+        if resolved.run_jobs:
+            runner.start()  # feed ingests submitted to this server, and any left by a kill
         try:
             yield
         finally:
+            await asyncio.to_thread(runner.stop)
             if owned:
                 await app.state.container.aclose()
 
@@ -77,6 +84,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(openai_compat.router, dependencies=RATE_LIMITED)
     app.include_router(assortment.router, dependencies=RATE_LIMITED)
     app.include_router(alerts.router, dependencies=RATE_LIMITED)
+    app.include_router(feeds.router, dependencies=RATE_LIMITED)
     app.include_router(proactive.router, dependencies=RATE_LIMITED)
     app.include_router(widget_tokens.router, dependencies=RATE_LIMITED)
     app.include_router(widget.router)

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         description="how long a stopping server lets open requests and chat turns finish",
     )
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
+    run_jobs: bool = Field(
+        default=True, description="run submitted jobs (feed ingests) in this server process"
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default=[], description="web origins that may embed the widget (comma-separated or JSON)"
     )

@@ -88,6 +88,7 @@ class _RunState:
     seen: dict[str, int] = field(default_factory=dict)  # id -> first line
     events: Counter[str] = field(default_factory=Counter)
     rejected_lines: set[int] = field(default_factory=set)
+    only_supplier: str | None = None  # a merchant's feed: its own supplier's rows only
 
     def reject(self, line: int, row_id: str, field_name: str, reason: str) -> None:
         self.report.rejected.append(
@@ -107,9 +108,11 @@ def sync_feed(
     progress: ProgressCallback | None = None,
     indexer: Indexer | None = None,
     column_map: Mapping[str, str] | None = None,
+    only_supplier: str | None = None,
 ) -> SyncReport:
     """Sync the feed file at `path`; the source defaults to the file name without extension.
-    `column_map` ({header: column}) is saved for the source and read with its later feeds.
+    `column_map` ({header: column}) is saved for the source and read with its later feeds;
+    with `only_supplier`, a row of another supplier is rejected (a merchant's own feed).
 
     With an `indexer`, the products the run changed are re-embedded (only those); a crash
     before that leaves work for `Indexer.catch_up`, which the server runs at start.
@@ -124,6 +127,7 @@ def sync_feed(
         batch_size=batch_size,
         progress=progress,
         column_map=column_map,
+        only_supplier=only_supplier,
     )
     if indexer is not None and report.changed_ids:
         report.indexed = indexer.refresh(report.changed_ids).embedded
@@ -141,6 +145,7 @@ def sync_rows(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
     column_map: Mapping[str, str] | None = None,
+    only_supplier: str | None = None,
 ) -> SyncReport:
     if batch_size < 1:
         raise BadInputError("batch size must be at least 1")
@@ -152,7 +157,11 @@ def sync_rows(
         saved = catalog.column_map(source, kind)
         run = catalog.start_sync_run(source=source, path=file, kind=kind, mode=mode)
     assert run.id is not None
-    state = _RunState(file, SyncReport(run_id=run.id, source=source, kind=kind, mode=mode))
+    state = _RunState(
+        file,
+        SyncReport(run_id=run.id, source=source, kind=kind, mode=mode),
+        only_supplier=only_supplier,
+    )
     columns = ColumnReader(kind, saved)
     state.report.read_as = columns.read_as
     apply = _ProductBatch if kind == "products" else _SupplierBatch
@@ -195,12 +204,29 @@ def _validate(raw: RawRow, kind: FeedKind, state: _RunState) -> Any:
         # Rejected rows count as seen too: a snapshot must not delist a product whose row
         # merely failed validation this time.
         state.seen[row_id] = raw.line
+    if state.only_supplier is not None and not _own_row(raw, kind, state, row_id):
+        return None
     try:
         return normalise_product(raw.data) if kind == "products" else normalise_supplier(raw.data)
     except RowError as exc:
         for issue in exc.issues:
             state.reject(raw.line, row_id, issue.field, issue.reason)
         return None
+
+
+def _own_row(raw: RawRow, kind: FeedKind, state: _RunState, row_id: str) -> bool:
+    """Whether a merchant's row is its own supplier's (a product without one becomes so)."""
+    own = state.only_supplier
+    field_name = "supplier_id" if kind == "products" else "id"
+    found = clean_text(raw.data.get(field_name, "") or "")
+    if kind == "products" and not found:
+        raw.data["supplier_id"] = own
+        return True
+    if found != own:
+        reason = f"a merchant key loads only its own supplier's rows ({own}), not {found[:64]!r}"
+        state.reject(raw.line, row_id, field_name, reason)
+        return False
+    return True
 
 
 def _finish(

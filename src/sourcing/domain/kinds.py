@@ -48,6 +48,13 @@ class SyncStatus(StrEnum):
     FAILED = "failed"
 
 
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
 class BuyerChannel(StrEnum):
     TAOBAO = "taobao"
     DOUYIN_LIVE = "douyin_live"

@@ -13,6 +13,7 @@ from sourcing.domain.kinds import (
     AlertSeverity,
     ApiRole,
     BuyerChannel,
+    JobStatus,
     KnowledgeKind,
     MessageRole,
     MessageStatus,
@@ -112,6 +113,25 @@ class SyncRun(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     counts: dict[str, int] = _json_dict()
     error: str = ""
+
+
+class Job(SQLModel, table=True):
+    """Work the server (or a worker) runs and a restart finishes: a claimed job whose lease
+    ran out is claimed again, and its work is safe to redo (a feed sync is idempotent)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    status: JobStatus = _enum(JobStatus, default=JobStatus.QUEUED, index=True)
+    payload: dict[str, Any] = _json_dict()
+    submitted_by: str = Field(default="", max_length=128)
+    attempts: int = 0
+    progress: int = 0  # rows read so far
+    report: dict[str, Any] = _json_dict()
+    error: str = ""
+    created_at: datetime = _created()
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class FeedColumnMap(SQLModel, table=True):

@@ -1,0 +1,82 @@
+"""Durable jobs: submit, claim under a lease (one claimant, even across replicas), finish."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
+
+from sourcing.domain.errors import NotFoundError
+from sourcing.domain.kinds import JobStatus
+from sourcing.domain.tables import Job
+from sourcing.domain.types import utcnow
+
+
+class JobRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def submit(self, kind: str, payload: dict[str, Any], submitted_by: str = "") -> Job:
+        job = Job(kind=kind, payload=payload, submitted_by=submitted_by)
+        self.session.add(job)
+        self.session.flush()
+        return job
+
+    def get(self, job_id: int) -> Job:
+        job = self.session.get(Job, job_id)
+        if job is None:
+            raise NotFoundError(f"no job {job_id}")
+        return job
+
+    def claim(self, lease: timedelta, now: datetime | None = None) -> Job | None:
+        """The oldest queued job, or a running one whose claimant stopped renewing its lease
+        (killed mid-job): marked running under a new lease. The conditional UPDATE is what
+        makes one claimant win; on PostgreSQL SKIP LOCKED lets replicas pass each other by."""
+        now = now or utcnow()
+        claimable = or_(
+            col(Job.status) == JobStatus.QUEUED,
+            (col(Job.status) == JobStatus.RUNNING) & (col(Job.lease_until) < now),
+        )
+        candidate = self.session.exec(
+            select(Job.id)
+            .where(claimable)
+            .order_by(col(Job.id))
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if candidate is None:
+            return None
+        won = self.session.execute(
+            update(Job)
+            .where(col(Job.id) == candidate, claimable)
+            .values(
+                status=JobStatus.RUNNING,
+                started_at=now,
+                lease_until=now + lease,
+                attempts=col(Job.attempts) + 1,
+            )
+        )
+        if won.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        self.session.flush()
+        return self.session.get(Job, candidate, populate_existing=True)
+
+    def renew(self, job_id: int, progress: int, lease: timedelta) -> None:
+        self.session.execute(
+            update(Job)
+            .where(col(Job.id) == job_id)
+            .values(progress=progress, lease_until=utcnow() + lease)
+        )
+
+    def finish(
+        self, job_id: int, status: JobStatus, report: dict[str, Any], error: str = ""
+    ) -> None:
+        self.session.execute(
+            update(Job)
+            .where(col(Job.id) == job_id)
+            .values(
+                status=status, report=report, error=error, finished_at=utcnow(), lease_until=None
+            )
+        )
