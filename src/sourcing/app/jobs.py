@@ -19,6 +19,7 @@ from sourcing.catalog_sync.columns import FeedKind
 from sourcing.catalog_sync.sync import SyncReport, sync_feed
 from sourcing.domain.db import transaction
 from sourcing.domain.kinds import JobStatus, SyncMode
+from sourcing.domain.repositories.alerts import SourceRepository
 from sourcing.domain.repositories.jobs import JobRepository
 from sourcing.domain.tables import Job
 
@@ -42,9 +43,12 @@ def apply_feed(
     column_map: Mapping[str, str] | None = None,
     only_supplier: str | None = None,
     raise_alerts: bool = True,
+    alerts_after_event_id: int | None = None,
 ) -> tuple[SyncReport, AlertRunReport | None]:
     """A feed's whole consequence, the same from the CLI and from a job: the sync, the
-    changed products re-embedded, and the alerts the change raises (not for a demo build)."""
+    changed products re-embedded, and the alerts the change raises (not for a demo build):
+    for this run's events, or for every event after `alerts_after_event_id` (a redone job's
+    first attempt wrote some of them)."""
     result = sync_feed(
         engine,
         path,
@@ -60,7 +64,12 @@ def apply_feed(
     if search is not None and kind == "suppliers":
         # Supplier changes alter their products' filters and trust signals in the index.
         result.indexed = search.indexer.catch_up().embedded
-    alerts = run_alert_jobs(engine, search.search if search else None, sync_run_id=result.run_id)
+    alerts = run_alert_jobs(
+        engine,
+        search.search if search else None,
+        since_event_id=alerts_after_event_id,
+        sync_run_id=None if alerts_after_event_id is not None else result.run_id,
+    )
     return result, alerts
 
 
@@ -143,6 +152,10 @@ class JobRunner:
         if kind != FEED_JOB:
             raise ValueError(f"no such job kind {kind!r}")
         feed = FeedJob.of(payload)
+        if "events_after" not in payload:  # the first attempt: where its events will start
+            with transaction(self.engine) as session:
+                payload["events_after"] = SourceRepository(session).last_event_id()
+                JobRepository(session).set_payload(job_id, payload)
 
         def progress(rows: int) -> None:
             if rows % RENEW_EVERY_ROWS == 0:
@@ -158,6 +171,7 @@ class JobRunner:
             source=feed.source,
             progress=progress,
             only_supplier=feed.only_supplier,
+            alerts_after_event_id=int(payload["events_after"]),
         )
         return {
             "sync": result.model_dump(mode="json", exclude={"changed_ids"}),

@@ -63,6 +63,9 @@ class JobRepository:
         self.session.flush()
         return self.session.get(Job, candidate, populate_existing=True)
 
+    def set_payload(self, job_id: int, payload: dict[str, Any]) -> None:
+        self.session.execute(update(Job).where(col(Job.id) == job_id).values(payload=payload))
+
     def renew(self, job_id: int, progress: int, lease: timedelta) -> None:
         self.session.execute(
             update(Job)
