@@ -131,6 +131,8 @@ def test_a_merchant_loads_only_its_own_supplier_s_rows(
         ("admin", "?source=x", "application/x-ndjson", b"  \n", 422),
         ("merchant", "?kind=suppliers", "application/x-ndjson", b'{"id": "a"}\n', 403),
         ("admin", "?source=../etc", "application/x-ndjson", b'{"id": "a"}\n', 422),
+        ("admin", "?source=x", "application/json", b'{"rows": {"id": "a"}}', 422),
+        ("admin", "?source=x", "application/json", b"[" * 100_000, 422),
     ],
 )
 def test_a_feed_the_server_cannot_take_is_refused_typed(

@@ -16,11 +16,13 @@ from sqlmodel import Session, select
 from starlette.routing import Mount
 
 from sourcing.app.container import build_container
+from sourcing.app.jobs import FEED_JOB
 from sourcing.app.main import create_app
 from sourcing.app.routes.openai_compat import MODEL_ID
 from sourcing.app.settings import Settings
 from sourcing.domain.kinds import ApiRole
 from sourcing.domain.repositories.alerts import AlertDraft, AlertRepository
+from sourcing.domain.repositories.jobs import JobRepository
 from sourcing.domain.repositories.keys import ApiKeyRepository
 from sourcing.domain.repositories.widget_tokens import WidgetTokenRepository
 from sourcing.domain.tables import Product, Supplier
@@ -37,6 +39,7 @@ class Policy(StrEnum):
     BUYER_KEY = "buyer-key"  # a buyer's own data (orders, alerts); other roles are a 403
     MERCHANT_KEY = "merchant-key"  # a merchant's own catalog; other roles are a 403
     BUYER_OR_ADMIN = "buyer-or-admin"  # for a buyer by its own key or an admin's; others a 403
+    FEEDER = "feeder"  # merchant (its own rows and jobs) and admin keys; others a 403
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,8 @@ class Rule:
     """How a route is guarded, and a minimal valid request for it.
 
     Path parameters and string values in `body` may name `{conversation_id}`, `{message_id}`,
-    `{product_id}`, `{supplier_id}`, `{key_id}`, `{token_id}` or `{asset}`; they are filled in
-    before the request."""
+    `{product_id}`, `{supplier_id}`, `{key_id}`, `{token_id}`, `{job_id}` or `{asset}`; they
+    are filled in before the request."""
 
     policy: Policy
     body: dict[str, Any] | None = None
@@ -103,6 +106,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/v1/opportunities"): Rule(Policy.CATALOG, params={"with_supply": "false"}),
     ("GET", "/v1/merchant/overview"): Rule(Policy.MERCHANT_KEY),
+    ("POST", "/v1/feeds"): Rule(
+        Policy.FEEDER,
+        body={"rows": [{"id": "isolation-1", "title": "隔离测试保温杯"}]},
+        params={"source": "isolation"},
+        ok=202,
+    ),
+    ("GET", "/v1/jobs/{job_id}"): Rule(Policy.FEEDER),  # the merchant's job
     ("POST", "/v1/replenishment/plan"): Rule(Policy.BUYER_KEY, body={}),
     ("GET", "/v1/alerts"): Rule(Policy.BUYER_KEY),
     ("GET", "/v1/watches"): Rule(Policy.BUYER_KEY),
@@ -223,9 +233,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> I
             "evaluator": (ApiRole.EVALUATOR, ""),
             "admin": (ApiRole.ADMIN, ""),
         }
-        secrets = {
-            name: repo.create(role, subject)[1] for name, (role, subject) in subjects.items()
-        }
+        created = {name: repo.create(role, subject) for name, (role, subject) in subjects.items()}
+        secrets = {name: secret for name, (_, secret) in created.items()}
+        merchant_job = JobRepository(session).submit(
+            FEED_JOB, {"path": "", "kind": "products"}, f"key:{created['merchant'][0].id}"
+        )
         spare_key, _ = repo.create(ApiRole.EVALUATOR)  # the admin's DELETE /v1/keys revokes it
         # Buyer A's widget sign-in: the owner's DELETE revokes it (again and again: idempotent).
         token, _ = WidgetTokenRepository(session).mint("b-0001", "https://shop.example", ttl_s=600)
@@ -238,6 +250,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> I
             "key_id": str(spare_key.id),
             "alert_id": str(alert.id),
             "token_id": str(token.id),
+            "job_id": str(merchant_job.id),
             "asset": "swagger-ui.css",
         }
     container = build_container(settings, embedder=use_embedder)
@@ -373,6 +386,17 @@ def test_buyer_or_admin_routes_refuse_other_roles_and_other_buyers(
         assert response.status_code == 403, f"{caller}: {response.status_code} {response.text}"
         assert response.json()["error"]["code"] == "forbidden"
     for caller in ("buyer_a", "admin"):
+        response = world.call(key, caller)
+        assert response.status_code in _oks(ROUTES[key]), f"{caller}: {response.text}"
+
+
+@pytest.mark.parametrize("key", _with_policy(Policy.FEEDER))
+def test_feed_routes_answer_merchants_and_admins_only(world: World, key: RouteKey) -> None:
+    for caller in ("buyer_a", "evaluator"):
+        response = world.call(key, caller)
+        assert response.status_code == 403, f"{caller}: {response.status_code} {response.text}"
+        assert response.json()["error"]["code"] == "forbidden"
+    for caller in ("merchant", "admin"):
         response = world.call(key, caller)
         assert response.status_code in _oks(ROUTES[key]), f"{caller}: {response.text}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ router = APIRouter(prefix="/v1", tags=["feeds"])
 
 # The body's type names the reader, as a file's extension does for `sourcing sync`.
 _SUFFIX_BY_TYPE = {
+    "application/json": ".jsonl",  # {"rows": [{…}, …]}, written out one object a line
     "text/csv": ".csv",
     "application/x-ndjson": ".jsonl",
     "application/jsonl": ".jsonl",
@@ -36,9 +38,9 @@ async def submit_feed(
     mode: SyncMode = SyncMode.DELTA,
     source: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[\w.-]+$")] = None,
 ) -> dict[str, Any]:
-    """Queue a feed (CSV, JSONL or XLSX body, by Content-Type) for the server to sync, index
-    and alert on. A merchant key loads its own supplier's products only, as the source
-    `merchant-<supplier id>`; an admin key loads any rows, under `source`."""
+    """Queue a feed (CSV, JSONL or XLSX body by Content-Type, or JSON `{"rows": [...]}`) for
+    the server to sync, index and alert on. A merchant key loads its own supplier's products
+    only, as the source `merchant-<supplier id>`; an admin key loads any rows, under `source`."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     suffix = _SUFFIX_BY_TYPE.get(content_type)
     if suffix is None:
@@ -58,7 +60,7 @@ async def submit_feed(
     folder = container.settings.data_dir / "feeds"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}{suffix}"
-    path.write_bytes(body)
+    path.write_bytes(_json_rows_as_lines(body) if content_type == "application/json" else body)
     feed = FeedJob(str(path), "products" if kind == "products" else "suppliers", mode, source,
                    only_supplier)  # fmt: skip
     job = JobRepository(session).submit(FEED_JOB, feed.payload(), submitted_by=principal.caller)
@@ -73,3 +75,13 @@ def get_job(job_id: RowIdPath, principal: FeederDep, session: SessionDep) -> dic
     if principal.role != ApiRole.ADMIN and job.submitted_by != principal.caller:
         raise NotFoundError(f"no job {job_id}")  # another merchant's job is not disclosed
     return job_view(job)
+
+
+def _json_rows_as_lines(body: bytes) -> bytes:
+    try:
+        rows = json.loads(body).get("rows")
+    except (ValueError, AttributeError, RecursionError):
+        rows = None
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise BadInputError('a JSON feed is {"rows": [{...}, ...]}, one object a row')
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
