@@ -45,6 +45,7 @@ def served(
             "merchant": keys.create(ApiRole.MERCHANT, product.supplier_id)[1],
             "other_merchant": keys.create(ApiRole.MERCHANT, other)[1],
             "buyer": keys.create(ApiRole.BUYER, "b-0001")[1],
+            "buyer_b": keys.create(ApiRole.BUYER, "b-0002")[1],
         }
         session.commit()
         session.refresh(product)
@@ -120,6 +121,40 @@ def test_a_merchant_loads_only_its_own_supplier_s_rows(
     assert own["supplier_id"] == product.supplier_id
     # another merchant does not see this job
     assert client.get(f"/v1/jobs/{job['id']}", headers=headers["other_merchant"]).status_code == 404
+
+
+def test_a_follower_sees_a_merchant_s_new_product_and_an_alert_others_do_not(
+    served: tuple[TestClient, dict[str, Headers], Product],
+) -> None:
+    client, headers, product = served
+    supplier = product.supplier_id
+    client.delete(f"/v1/follows/{supplier}", headers=headers["buyer"])  # the demo may follow it
+    assert client.put(f"/v1/follows/{supplier}", headers=headers["buyer"]).status_code == 201
+    assert client.put(f"/v1/follows/{supplier}", headers=headers["buyer"]).status_code == 200
+    listed = client.get("/v1/follows", headers=headers["buyer"]).json()["follows"]
+    assert supplier in [follow["supplier_id"] for follow in listed]
+    assert client.put("/v1/follows/s-nowhere", headers=headers["buyer"]).status_code == 404
+    # a source's first feed is its catalog's import (no news); the next one lists something new
+    for rows in ([{"id": "follow-import-1", "title": "纯棉毛巾"}],
+                 [{"id": "follow-new-1", "title": "新款硅胶折叠水杯 便携"}]):  # fmt: skip
+        submitted = client.post(
+            "/v1/feeds",
+            content=_lines(rows),
+            headers=headers["merchant"] | NDJSON,
+        )
+        job = _finished(client, headers["merchant"], submitted.json()["id"])
+        assert job["status"] == "completed"
+    arrivals = client.get("/v1/follows/new-arrivals", headers=headers["buyer"]).json()["products"]
+    assert "follow-new-1" in [found["product_id"] for found in arrivals]
+    alerts = client.get("/v1/alerts", headers=headers["buyer"]).json()["alerts"]
+    assert ("new_arrival", "follow-new-1") in {(a["kind"], a["product_id"]) for a in alerts}
+    others = client.get("/v1/alerts", headers=headers["buyer_b"]).json()["alerts"]
+    assert "follow-new-1" not in {alert["product_id"] for alert in others}
+    theirs = client.get("/v1/follows/new-arrivals", headers=headers["buyer_b"]).json()
+    assert "follow-new-1" not in [found["product_id"] for found in theirs["products"]]
+    assert client.delete(f"/v1/follows/{supplier}", headers=headers["buyer"]).status_code == 204
+    listed = client.get("/v1/follows", headers=headers["buyer"]).json()["follows"]
+    assert supplier not in [follow["supplier_id"] for follow in listed]
 
 
 @pytest.mark.parametrize(

@@ -113,6 +113,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
         ok=202,
     ),
     ("GET", "/v1/jobs/{job_id}"): Rule(Policy.FEEDER),  # the merchant's job
+    ("GET", "/v1/follows"): Rule(Policy.BUYER_KEY),
+    ("GET", "/v1/follows/new-arrivals"): Rule(Policy.BUYER_KEY),
+    ("PUT", "/v1/follows/{supplier_id}"): Rule(Policy.BUYER_KEY, ok=(200, 201)),
+    ("DELETE", "/v1/follows/{supplier_id}"): Rule(Policy.BUYER_KEY, ok=204),
     ("POST", "/v1/replenishment/plan"): Rule(Policy.BUYER_KEY, body={}),
     ("GET", "/v1/alerts"): Rule(Policy.BUYER_KEY),
     ("GET", "/v1/watches"): Rule(Policy.BUYER_KEY),

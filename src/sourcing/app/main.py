@@ -21,6 +21,7 @@ from sourcing.app.routes import (
     catalog,
     chat,
     feeds,
+    follows,
     health,
     keys,
     metrics,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(assortment.router, dependencies=RATE_LIMITED)
     app.include_router(alerts.router, dependencies=RATE_LIMITED)
     app.include_router(feeds.router, dependencies=RATE_LIMITED)
+    app.include_router(follows.router, dependencies=RATE_LIMITED)
     app.include_router(proactive.router, dependencies=RATE_LIMITED)
     app.include_router(widget_tokens.router, dependencies=RATE_LIMITED)
     app.include_router(widget.router)
