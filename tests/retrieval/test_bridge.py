@@ -79,6 +79,8 @@ def test_a_description_finds_the_compound_the_catalog_titles_it_with() -> None:
     assert descriptive_compounds("睡觉穿的衣服", uses) == ["睡衣"]
     assert descriptive_compounds("烤面包片的机器", uses) == ["面包机"]
     assert descriptive_compounds("豆浆机", uses) == []  # no description, nothing to build
+    # a possessive 的 in a question heads with a clause, not a thing: no description
+    assert descriptive_compounds("这个保温杯别的供应商也有卖吗", uses) == []
 
 
 def test_a_description_bridges_its_head_not_its_modifiers(cedict: Cedict) -> None:

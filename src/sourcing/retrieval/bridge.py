@@ -164,14 +164,24 @@ def _synonyms_or_of_parts(word: str, cedict: Cedict) -> list[str]:
     return list(itertools.chain.from_iterable(chinese_synonyms(p, cedict) for p in parts))
 
 
+def description(text: str) -> tuple[str, str] | None:
+    """(X, Y) when the text describes a thing "X的Y" with Y one word (磨豆浆的机器); a question
+    whose 的 is possessive (这个保温杯别的供应商也有卖吗) heads with a clause and is none."""
+    modifier, mark, head = text.rpartition(DESCRIPTION_MARK)
+    head = head.strip()
+    if not mark or not has_cjk(modifier) or not has_cjk(head) or len(rjieba.cut(head)) != 1:
+        return None
+    return modifier, head
+
+
 def descriptive_compounds(text: str, uses: Callable[[str], int]) -> list[str]:
     """Catalog words for a product described by what it is for: "X的Y" is titled with a piece
     of X and the head Y or one of its characters (磨豆浆的机器 → 豆浆机, 放鞋的柜子 → 鞋柜,
     冬天取暖用的电器 → 取暖器). Only compounds some product uses are kept, most used first."""
-    modifier, mark, head = text.rpartition(DESCRIPTION_MARK)
-    head = head.strip()
-    if not mark or not has_cjk(head) or not has_cjk(modifier):
+    described = description(text)
+    if described is None:
         return []
+    modifier, head = described
     heads = dict.fromkeys([head, *head])
     pieces: dict[str, None] = {}
     for word in rjieba.cut(modifier):
@@ -199,7 +209,8 @@ def expansions(text: str, cedict: Cedict, uses: Callable[[str], int]) -> list[st
     or not: Latin words inside Chinese titles (POLO衫) would otherwise break "polo shirt"
     apart, and in an English catalog the Chinese words find nothing."""
     # In a description only the head is a product's name: 睡觉 → 上床 finds nothing to sell
-    named = text.rpartition(DESCRIPTION_MARK)[2]
+    described = description(text)
+    named = text if described is None else described[1]
     chinese = [
         word
         for word in dict.fromkeys(rjieba.cut(named))

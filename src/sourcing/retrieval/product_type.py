@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import rjieba
 
-from sourcing.retrieval.bridge import DESCRIPTION_MARK, descriptive_compounds
+from sourcing.retrieval.bridge import description, descriptive_compounds
 from sourcing.retrieval.lexical import has_cjk
 
 SHORTEST_TYPE = 2  # one character (杯, 包) names too many kinds of thing
@@ -32,16 +32,12 @@ class ProductType:
         count; an all-Latin query names none here."""
         if not has_cjk(text):
             return None
-        modifier, mark, named = text.rpartition(DESCRIPTION_MARK)
-        words = [w for w in rjieba.cut(named) if len(w) >= SHORTEST_TYPE and has_cjk(w)]
-        if not words:
-            return None
-        head = words[-1]
-        if mark and has_cjk(modifier):
+        if description(text) is not None:
             names = descriptive_compounds(text, uses)
         else:
+            words = [w for w in rjieba.cut(text) if len(w) >= SHORTEST_TYPE and has_cjk(w)]
             # the catalog's own word or none: a synonym drifts (狗链子: 链子 → 链条, chain bags)
-            names = [head] if uses(head) else []
+            names = [words[-1]] if words and uses(words[-1]) else []
         return cls(names=tuple(names)) if names else None
 
     def covers(self, title: str, category_path: str = "") -> bool:
