@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from sourcing.app.jobs import FEED_JOB, FeedJob, JobRunner
+from sourcing.app.subscribers import build_bus
 from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.db import transaction
 from sourcing.domain.kinds import CatalogEventKind, JobStatus, SyncMode
@@ -64,7 +65,7 @@ def test_a_job_killed_mid_feed_is_finished_by_the_next_claimant(
 
     with pytest.raises(_Killed):  # it got two batches of one row in before it died
         sync_feed(engine, feed, source="jobs-test", batch_size=1, progress=kill_after_two_rows)
-    assert JobRunner(engine, None).run_once()
+    assert JobRunner(engine, build_bus(engine, None, None)).run_once()
     with Session(engine) as session:
         job = JobRepository(session).get(job_id)
         products = session.exec(select(func.count()).select_from(Product)).one()
@@ -76,4 +77,4 @@ def test_a_job_killed_mid_feed_is_finished_by_the_next_claimant(
     assert (job.status, job.attempts) == (JobStatus.COMPLETED, 2)
     assert job.report["sync"]["added"] == 4  # the two the dead claimant committed stay
     assert (products, added) == (6, 6)  # exactly what an uninterrupted run leaves
-    assert not JobRunner(engine, None).run_once()  # nothing left to run
+    assert not JobRunner(engine, build_bus(engine, None, None)).run_once()  # nothing left to run

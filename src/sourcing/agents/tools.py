@@ -63,9 +63,10 @@ MERCHANT_SCOPED = frozenset({"merchant_view"})
 REORDER_LINES_SHOWN = 15  # the most urgent; the model needs no more to answer
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class SkillDeps:
-    """What the skills need; shared by the model's tools and the offline planner."""
+    """What the skills need; shared by the model's tools and the offline planner. Not frozen:
+    the bus swaps in rebuilt co-purchase statistics and knowledge (one attribute each)."""
 
     engine: Engine
     search: ProductSearch

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from sourcing.app.runtime import OPERATOR_PREFIX, token_matches
 from sourcing.domain.errors import AuthError, ForbiddenError
 from sourcing.domain.kinds import ApiRole
 from sourcing.domain.repositories.keys import ApiKeyRepository
@@ -26,6 +27,7 @@ WIDGET_WRITES = frozenset(
     }
 )
 READ_METHODS = frozenset({"GET", "HEAD"})
+OPERATOR_KEY_ID = 0  # no API key row has it: ids start at 1
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,20 @@ def secret_from_headers(authorization: str | None, api_key: str | None) -> str:
     raise AuthError("an API key is required: 'Authorization: Bearer sk-…' or 'X-API-Key: sk-…'")
 
 
-def authenticate(session: Session, secret: str, *, origin: str | None = None) -> Principal:
+def authenticate(
+    session: Session,
+    secret: str,
+    *,
+    origin: str | None = None,
+    operator_hash: bytes | None = None,
+) -> Principal:
     """The caller behind an API key or a widget token; a widget token only from its origin (a
-    browser always sends Origin cross-site, so another site's page cannot use a leaked one)."""
+    browser always sends Origin cross-site, so another site's page cannot use a leaked one).
+    The operator token of the server's runtime file (`app/runtime.py`) is an admin."""
+    if secret.startswith(OPERATOR_PREFIX):
+        if operator_hash is None or not token_matches(secret, operator_hash):
+            raise AuthError("the operator token is not this server's")
+        return Principal(key_id=OPERATOR_KEY_ID, role=ApiRole.ADMIN, subject="")
     if secret.startswith(TOKEN_PREFIX):
         return _widget_principal(session, secret, origin)
     key = ApiKeyRepository(session).find_active(secret)

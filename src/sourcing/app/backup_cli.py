@@ -9,16 +9,13 @@ import typer
 from rich.console import Console
 
 from sourcing.app.backup import read_manifest, restore_backup, write_backup
-from sourcing.app.container import build_engine, build_search, open_stored_index
+from sourcing.app.console import console
+from sourcing.app.container import System, open_stored_index
 from sourcing.app.settings import Settings
 from sourcing.retrieval.index import IndexBusyError, ProductIndex
 from sourcing.retrieval.indexer import IndexDrift
 
 IDS_SHOWN = 10
-
-
-def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
 
 
 def _index_for_backup(settings: Settings) -> ProductIndex | None:
@@ -38,26 +35,24 @@ def backup_command(
     index: Annotated[bool, typer.Option(help="also export the search index's points")] = True,
 ) -> None:
     """Back up the database (every table, portable between SQLite and PostgreSQL) and the index."""
-    settings = Settings()
-    engine = build_engine(settings, run_migrations=False)
-    product_index = _index_for_backup(settings) if index else None
-    try:
-        manifest = write_backup(engine, product_index, out)
-    finally:
-        if product_index is not None:
-            product_index.close()
-        engine.dispose()
+    with System(Settings(), run_migrations=False) as system:
+        product_index = _index_for_backup(system.settings) if index else None
+        try:
+            manifest = write_backup(system.engine, product_index, out)
+        finally:
+            if product_index is not None:
+                product_index.close()
     rows = sum(entry.rows for entry in manifest.tables)
-    console = _console()
-    console.print(
+    shown = console()
+    shown.print(
         f"backed up {rows:,} rows in {len(manifest.tables)} tables (schema revision "
         f"{manifest.revision}, {manifest.database}) to {out}"
     )
     if manifest.index is not None:
         meta = manifest.index.meta
-        console.print(f"index: {manifest.index.rows:,} points ({meta.embedder}, {meta.dim}-dim)")
+        shown.print(f"index: {manifest.index.rows:,} points ({meta.embedder}, {meta.dim}-dim)")
     else:
-        console.print("index: not included; restore will embed the products again")
+        shown.print("index: not included; restore will embed the products again")
 
 
 def restore_command(
@@ -67,27 +62,21 @@ def restore_command(
 ) -> None:
     """Restore a backup into an empty database (one transaction) and index, then catch up."""
     manifest = read_manifest(source)  # refuse a damaged backup before touching anything
-    settings = Settings()
-    engine = build_engine(settings)
-    search = build_search(settings, engine, recreate_index=force) if index else None
-    try:
+    with System(Settings(), recreate_index=force) as system:
+        engine, search = system.engine, system.search if index else None
         report = restore_backup(
             engine, source, search.index if search else None, force=force, manifest=manifest
         )
         caught = search.indexer.catch_up() if search else None
         if search is not None:
-            search.optimize_if_large(settings.hnsw_min_products)
-    finally:
-        if search is not None:
-            search.close()
-        engine.dispose()
-    console = _console()
-    console.print(
+            search.optimize_if_large(system.settings.hnsw_min_products)
+    out = console()
+    out.print(
         f"restored {sum(report.rows.values()):,} rows in {len(report.rows)} tables into "
         f"{engine.url.render_as_string(hide_password=True)} in {report.seconds:.1f} s"
     )
     if caught is not None:
-        console.print(
+        out.print(
             f"index: {report.points:,} points restored; catch-up re-embedded {caught.embedded}, "
             f"removed {caught.removed}"
         )
@@ -107,21 +96,16 @@ def index_check_command(
     repair: Annotated[bool, typer.Option(help="re-embed and remove until there is none")] = False,
 ) -> None:
     """Compare the index with the catalog; exit 1 when they drifted apart and were not repaired."""
-    settings = Settings()
-    engine = build_engine(settings)
-    search = build_search(settings, engine)
-    console = _console()
-    try:
-        drift = search.indexer.drift()
-        _print_drift(console, drift)
+    out = console()
+    with System(Settings()) as system:
+        indexer = system.search.indexer
+        drift = indexer.drift()
+        _print_drift(out, drift)
         if drift.total and repair:
-            fixed = search.indexer.repair(drift)
-            drift = search.indexer.drift()
-            console.print(f"repaired: re-embedded {fixed.embedded}, removed {fixed.removed}")
-    finally:
-        search.close()
-        engine.dispose()
+            fixed = indexer.repair(drift)
+            drift = indexer.drift()
+            out.print(f"repaired: re-embedded {fixed.embedded}, removed {fixed.removed}")
     if drift.total:
-        console.print(f"drift: {drift.total} products; run `sourcing index check --repair`")
+        out.print(f"drift: {drift.total} products; run `sourcing index check --repair`")
         raise typer.Exit(1)
-    console.print("no drift: the index matches the catalog")
+    out.print("no drift: the index matches the catalog")

@@ -10,13 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from sourcing.agents.alerts import AlertRunReport, run_alert_jobs, scheduled_sources
+from sourcing.agents.alerts import run_alert_jobs, scheduled_sources
 from sourcing.agents.skills.build_bundle import BuildBundleInput, build_bundle, bundle_view
 from sourcing.agents.skills.complete_basket import CompleteBasketInput, complete_basket
 from sourcing.agents.skills.discover_opportunities import (
@@ -32,26 +30,22 @@ from sourcing.agents.skills.similar_assortment import (
 )
 from sourcing.agents.tools import SkillDeps
 from sourcing.app.backup_cli import backup_command, index_check_command, restore_command
-from sourcing.app.container import (
-    SearchServices,
-    build_container,
-    build_engine,
-    build_search,
-)
+from sourcing.app.console import MAX_REJECTIONS_SHOWN, console, print_alerts, print_sync
+from sourcing.app.container import System
 from sourcing.app.eval_cli import bench_app, eval_app
-from sourcing.app.jobs import apply_feed
 from sourcing.app.main import create_app
 from sourcing.app.model_cli import model_app
+from sourcing.app.runtime import RunningServer
 from sourcing.app.settings import Settings
+from sourcing.app.sync_cli import sync_command, sync_with_progress, worker_command
 from sourcing.catalog_sync.baskets import CoPurchaseReport, build_copurchase
-from sourcing.catalog_sync.columns import FeedKind, parse_mapping
+from sourcing.catalog_sync.bus import CatalogChanged
+from sourcing.catalog_sync.columns import FeedKind
 from sourcing.catalog_sync.demo import generate_demo
-from sourcing.catalog_sync.feeds import count_rows
 from sourcing.catalog_sync.order_history import import_order_history
 from sourcing.catalog_sync.reference import ReferenceReport, load_reference
-from sourcing.catalog_sync.sync import SyncReport
 from sourcing.domain.db import UNAVAILABLE_ERRORS, database_unavailable, migrate
-from sourcing.domain.errors import BadInputError, SourcingError
+from sourcing.domain.errors import SourcingError
 from sourcing.domain.kinds import ApiRole, SyncMode
 from sourcing.domain.money import format_cents
 from sourcing.domain.repositories.keys import ApiKeyRepository
@@ -81,145 +75,16 @@ app.add_typer(keys_app, name="keys")
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 index_app.command("check")(index_check_command)
-
-MAX_REJECTIONS_SHOWN = 20
-
-
-def _console(*, stderr: bool = False) -> Console:
-    # soft_wrap keeps each message on one line, so logs and grep see whole lines.
-    return Console(highlight=False, soft_wrap=True, stderr=stderr)
+app.command("sync")(sync_command)
+app.command("worker")(worker_command)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all schema migrations (safe to repeat)."""
-    settings = Settings()
-    migrate(build_engine(settings, run_migrations=False))
-    _console().print(f"schema up to date: {settings.resolved_database_url}")
-
-
-@app.command()
-def sync(
-    path: Annotated[Path, typer.Argument(help="CSV, JSONL or XLSX feed (see docs/feeds.md)")],
-    kind: Annotated[str, typer.Option(help="products or suppliers")] = "products",
-    mode: Annotated[SyncMode, typer.Option(help="snapshot delists absent rows")] = (
-        SyncMode.SNAPSHOT
-    ),
-    source: Annotated[str | None, typer.Option(help="feed source; default: file name")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
-    report: Annotated[Path | None, typer.Option(help="write the full JSON report here")] = None,
-    index: Annotated[bool, typer.Option(help="re-embed changed products into the index")] = True,
-    column: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--map",
-            help="HEADER=COLUMN: read the feed's own header as a column (货号=id); saved for "
-            "the source's later feeds (repeatable)",
-        ),
-    ] = None,
-) -> None:
-    """Validate a feed and bring the catalog (and the search index) in line with it."""
-    if kind not in ("products", "suppliers"):
-        raise typer.BadParameter("must be products or suppliers", param_hint="--kind")
-    feed_kind: FeedKind = "products" if kind == "products" else "suppliers"
-    try:
-        column_map = parse_mapping(column or [], feed_kind)
-    except BadInputError as exc:
-        raise typer.BadParameter(exc.message, param_hint="--map") from None
-    settings = Settings()
-    engine = build_engine(settings)
-    search = build_search(settings, engine) if index else None
-    try:
-        result, alerts = _sync_with_progress(
-            engine,
-            path,
-            feed_kind,
-            mode,
-            source,
-            batch_size,
-            search,
-            column_map,
-            raise_alerts=True,
-        )
-        if search is not None:
-            search.optimize_if_large(settings.hnsw_min_products)
-    finally:
-        if search is not None:
-            search.close()
-    _print_sync(result)
-    if alerts is not None:
-        _print_alerts(alerts)
-    if report is not None:
-        report.write_text(result.model_dump_json(indent=2), encoding="utf-8")
-
-
-def _sync_with_progress(
-    engine: Engine,
-    path: Path,
-    kind: FeedKind,
-    mode: SyncMode,
-    source: str | None,
-    batch: int,
-    search: SearchServices | None,
-    column_map: dict[str, str],
-    *,
-    raise_alerts: bool = False,
-) -> tuple[SyncReport, AlertRunReport | None]:
-    total = count_rows(path) if path.is_file() else None
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=_console(), transient=True) as progress:
-        task = progress.add_task(f"sync {path.name}", total=total)
-        return apply_feed(
-            engine,
-            search,
-            path,
-            kind=kind,
-            mode=mode,
-            source=source,
-            batch_size=batch,
-            progress=lambda done: progress.update(task, completed=done),
-            column_map=column_map,
-            raise_alerts=raise_alerts,
-        )
-
-
-def _print_sync(result: SyncReport) -> None:
-    console = _console()
-    table = Table(title=f"sync run {result.run_id}: {result.kind} from {result.source}")
-    columns = ("rows", "added", "updated", "unchanged", "delisted", "rejected", "indexed", "rows/s")
-    for name in columns:
-        table.add_column(name, justify="right")
-    table.add_row(
-        str(result.rows_read),
-        str(result.added),
-        str(result.updated),
-        str(result.unchanged),
-        str(result.delisted),
-        str(result.rejected_rows),
-        str(result.indexed),
-        f"{result.rows_per_second:,.0f}",
-    )
-    console.print(table)
-    if result.events_by_kind:
-        events = ", ".join(f"{kind} {n}" for kind, n in result.events_by_kind.items())
-        console.print(f"events: {events}")
-    if result.read_as:
-        read = ", ".join(f"{header} → {column}" for header, column in result.read_as.items())
-        console.print(f"columns read as: {read}")
-    if result.unknown_columns:
-        console.print(f"ignored unknown columns: {', '.join(result.unknown_columns)}")
-    for row in result.rejected[:MAX_REJECTIONS_SHOWN]:
-        console.print(
-            f"rejected {row.file}:{row.line} id={row.id or '?'} {row.field}: {row.reason}"
-        )
-    hidden = len(result.rejected) - MAX_REJECTIONS_SHOWN
-    if hidden > 0:
-        console.print(f"… and {hidden} more rejections (use --report FILE for all)")
+    with System(Settings(), run_migrations=False) as system:
+        migrate(system.engine)
+    console().print(f"schema up to date: {system.settings.resolved_database_url}")
 
 
 @load_app.command("reference")
@@ -227,15 +92,17 @@ def load_reference_command(
     folder: Annotated[Path, typer.Argument(help="folder with buyers.jsonl, orders.jsonl …")],
 ) -> None:
     """Load buyers, orders, trend signals, festivals and knowledge documents."""
-    _print_reference(load_reference(build_engine(Settings()), folder))
+    with System(Settings()) as system:
+        _print_reference(load_reference(system.engine, folder))
+        system.bus(index=False).publish(CatalogChanged("reference"))
 
 
 def _print_reference(report: ReferenceReport) -> None:
-    console = _console()
+    out = console()
     for name, count in report.loaded.items():
-        console.print(f"{name}: {count} new")
+        out.print(f"{name}: {count} new")
     for row in report.rejected[:MAX_REJECTIONS_SHOWN]:
-        console.print(f"rejected {row.file}:{row.line} {row.field}: {row.reason}")
+        out.print(f"rejected {row.file}:{row.line} {row.field}: {row.reason}")
 
 
 @demo_app.command("build")
@@ -247,32 +114,27 @@ def demo_build(
 ) -> None:
     """Generate the demo marketplace as feed files and load it through catalog sync."""
     settings = Settings()
-    engine = build_engine(settings)
     day = date.fromisoformat(today) if today else date.today()
     manifest = generate_demo(settings.demo_dir, products=products, seed=seed, today=day)
-    _console().print(f"demo feeds written to {settings.demo_dir} ({manifest.products} products)")
-    search = build_search(settings, engine) if index else None
+    console().print(f"demo feeds written to {settings.demo_dir} ({manifest.products} products)")
     feeds: list[tuple[Path, FeedKind]] = [
         (manifest.suppliers_path, "suppliers"),
         (manifest.products_path, "products"),
     ]
-    try:
+    with System(settings) as system:
+        engine, bus = system.engine, system.bus(index=index, alerts=False)  # alerts: once, below
         for path, kind in feeds:
-            result, _ = _sync_with_progress(
-                engine, path, kind, SyncMode.SNAPSHOT, None, 1000, search, {}
-            )
-            _print_sync(result)
-        if search is not None and search.optimize_if_large(settings.hnsw_min_products):
-            _console().print("built the HNSW graph of the index")
-    finally:
-        if search is not None:
-            search.close()
-    _print_reference(load_reference(engine, settings.demo_dir))
-    _print_copurchase(build_copurchase(engine))
-    _print_alerts(run_alert_jobs(engine, None, scheduled_sources(today=day)))
-    # Keys for trying the API by hand; the demo page signs in with short-lived widget tokens.
-    _create_key(engine, ApiRole.BUYER, settings.demo_buyer)
-    _create_key(engine, ApiRole.ADMIN, "")
+            result, _ = sync_with_progress(engine, bus, path, kind, SyncMode.SNAPSHOT, None, 1000,
+                                           {})  # fmt: skip
+            print_sync(result)
+        if index and system.search.optimize_if_large(settings.hnsw_min_products):
+            console().print("built the HNSW graph of the index")
+        _print_reference(load_reference(engine, settings.demo_dir))
+        _print_copurchase(build_copurchase(engine))
+        print_alerts(run_alert_jobs(engine, None, scheduled_sources(today=day)))
+        # Keys for trying the API by hand; the demo page signs in with short-lived widget tokens.
+        _create_key(engine, ApiRole.BUYER, settings.demo_buyer)
+        _create_key(engine, ApiRole.ADMIN, "")
 
 
 @keys_app.command("create")
@@ -281,7 +143,8 @@ def keys_create(
     subject: Annotated[str, typer.Option(help="buyer id or supplier id; none for others")] = "",
 ) -> None:
     """Create an API key and print its secret, which is never shown again."""
-    _create_key(build_engine(Settings()), role, subject)
+    with System(Settings()) as system:
+        _create_key(system.engine, role, subject)
 
 
 def _create_key(engine: Engine, role: ApiRole, subject: str) -> str:
@@ -289,16 +152,16 @@ def _create_key(engine: Engine, role: ApiRole, subject: str) -> str:
         key, secret = ApiKeyRepository(session).create(role, subject)
         session.commit()
     owner = f" for {key.subject}" if key.subject else ""
-    console = _console()
-    console.print(f"new {key.role} key {key.id}{owner}; its secret, shown only now:")
-    console.print(secret, markup=False)
+    out = console()
+    out.print(f"new {key.role} key {key.id}{owner}; its secret, shown only now:")
+    out.print(secret, markup=False)
     return secret
 
 
 @keys_app.command("list")
 def keys_list() -> None:
     """List API keys (prefixes only; secrets are not kept)."""
-    with Session(build_engine(Settings())) as session:
+    with System(Settings()) as system, Session(system.engine) as session:
         keys = ApiKeyRepository(session).list()
     table = Table()
     for name in ("id", "role", "subject", "prefix", "created", "revoked"):
@@ -309,30 +172,26 @@ def keys_list() -> None:
             str(key.id), key.role, key.subject or "-", key.prefix,
             f"{key.created_at:%Y-%m-%d %H:%M}", revoked,
         )  # fmt: skip
-    _console().print(table)
+    console().print(table)
 
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="see keys list")]) -> None:
     """Revoke an API key; it stops working at once."""
-    with Session(build_engine(Settings())) as session:
+    with System(Settings()) as system, Session(system.engine) as session:
         ApiKeyRepository(session).revoke(key_id)
         session.commit()
-    _console().print(f"revoked key {key_id}")
+    console().print(f"revoked key {key_id}")
 
 
 @index_app.command("rebuild")
 def index_rebuild() -> None:
     """Drop the index and embed every searchable product again (after a change of embedder)."""
-    settings = Settings()
-    engine = build_engine(settings)
-    search = build_search(settings, engine, recreate_index=True)
-    try:
+    with System(Settings(), recreate_index=True) as system:
+        search = system.search
         report = search.indexer.catch_up()
-        search.optimize_if_large(settings.hnsw_min_products)
-    finally:
-        search.close()
-    _console().print(
+        search.optimize_if_large(system.settings.hnsw_min_products)
+    console().print(
         f"indexed {report.embedded} products with {search.embedder.name} in "
         f"{report.seconds:.1f} s ({report.products_per_second:,.0f}/s)"
     )
@@ -341,14 +200,10 @@ def index_rebuild() -> None:
 @index_app.command("catch-up")
 def index_catch_up() -> None:
     """Embed products that are missing or stale in the index and drop the ones that left."""
-    settings = Settings()
-    search = build_search(settings, build_engine(settings))
-    try:
-        report = search.indexer.catch_up()
-        search.optimize_if_large(settings.hnsw_min_products)
-    finally:
-        search.close()
-    _console().print(f"re-embedded {report.embedded}, removed {report.removed}")
+    with System(Settings()) as system:
+        report = system.search.indexer.catch_up()
+        system.search.optimize_if_large(system.settings.hnsw_min_products)
+    console().print(f"re-embedded {report.embedded}, removed {report.removed}")
 
 
 @app.command()
@@ -360,17 +215,13 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="print the full JSON result")] = False,
 ) -> None:
     """Search the catalog the way the API does."""
-    settings = Settings()
-    services = build_search(settings, build_engine(settings))
-    try:
-        result = services.search.search(
+    with System(Settings()) as system:
+        result = system.search.search.search(
             SearchRequest(
                 query=query, limit=limit, quantity=quantity,
                 language="en" if language == "en" else "zh",
             )
         )  # fmt: skip
-    finally:
-        services.close()
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return
@@ -378,9 +229,9 @@ def search(
 
 
 def _print_search(result: SearchResult) -> None:
-    console = _console()
+    out = console()
     constraints = result.constraints.model_dump(exclude_defaults=True)
-    console.print(f"semantic: {result.semantic_text}  constraints: {constraints or '-'}")
+    out.print(f"semantic: {result.semantic_text}  constraints: {constraints or '-'}")
     table = Table()
     for name in ("#", "product", "title", "price", "moq", "supplier", "why"):
         table.add_column(name)
@@ -391,20 +242,17 @@ def _print_search(result: SearchResult) -> None:
             str(rank), hit.product_id, hit.title, price, f"{hit.moq}{hit.unit}", supplier,
             " | ".join(hit.why),
         )  # fmt: skip
-    console.print(table)
+    out.print(table)
     for relaxation in result.relaxations:
-        console.print(f"no match; dropping {relaxation.constraint} gives {relaxation.would_return}")
-    console.print(f"timings (ms): {result.timings_ms}")
+        out.print(f"no match; dropping {relaxation.constraint} gives {relaxation.would_return}")
+    out.print(f"timings (ms): {result.timings_ms}")
 
 
 @contextmanager
 def _skills() -> Iterator[SkillDeps]:
     """The skills over the configured stores, as the API builds them."""
-    container = build_container(Settings())
-    try:
-        yield container.assistant.deps.skills
-    finally:
-        container.close()
+    with System(Settings()) as system:
+        yield system.skills
 
 
 def _yuan_to_cents(value: float | None) -> int | None:
@@ -418,14 +266,14 @@ app.add_typer(basket_app, name="basket")
 
 
 def _print_copurchase(report: CoPurchaseReport) -> None:
-    console = _console()
-    console.print(
+    out = console()
+    out.print(
         f"co-purchase: {report.basket_count} baskets ({report.order_baskets} from orders,"
         f" {report.file_baskets} from the file), {report.products} products,"
         f" {report.product_pairs} product rules, {report.category_pairs} category rules"
     )
     for problem in report.problems[:MAX_REJECTIONS_SHOWN]:
-        console.print(f"  skipped {problem.file}:{problem.line} {problem.reason}", markup=False)
+        out.print(f"  skipped {problem.file}:{problem.line} {problem.reason}", markup=False)
 
 
 @copurchase_app.command("build")
@@ -436,12 +284,12 @@ def copurchase_build(
     orders: Annotated[bool, typer.Option(help="count the stored orders' baskets too")] = True,
     min_pairs: Annotated[int, typer.Option(min=1, help="baskets a pair needs to count")] = 2,
 ) -> None:
-    """Recompute what is bought together, from orders and/or a basket file; the server reads
-    it at start-up."""
-    engine = build_engine(Settings())
-    report = build_copurchase(
-        engine, basket_file=baskets, use_orders=orders, min_pair_count=min_pairs
-    )
+    """Recompute what is bought together, from orders and/or a basket file; a running server
+    picks it up with its next co-purchase job (POST /v1/jobs {"kind": "copurchase"})."""
+    with System(Settings()) as system:
+        report = build_copurchase(
+            system.engine, basket_file=baskets, use_orders=orders, min_pair_count=min_pairs
+        )
     _print_copurchase(report)
 
 
@@ -470,31 +318,18 @@ alerts_app = typer.Typer(help="The proactive alert feed.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 
 
-def _print_alerts(report: AlertRunReport) -> None:
-    kinds = ", ".join(f"{kind} {count}" for kind, count in report.by_kind.items()) or "none"
-    _console().print(
-        f"alerts: {report.created} new ({kinds}), {report.skipped_duplicates} already raised"
-        + (f"; failed sources: {', '.join(report.failed_sources)}" if report.failed_sources else "")
-    )
-
-
 @alerts_app.command("run")
 def alerts_run(
     today: Annotated[str | None, typer.Option(help="YYYY-MM-DD; default today")] = None,
     language: Annotated[str, typer.Option(help="zh or en")] = "zh",
 ) -> None:
     """Turn source changes, due reorders and near festivals into alerts (safe to repeat)."""
-    settings = Settings()
-    engine = build_engine(settings)
     lang: Language = "en" if language == "en" else "zh"
     day = date.fromisoformat(today) if today else None
-    search = build_search(settings, engine)
-    try:
+    with System(Settings()) as system:
         sources = scheduled_sources(today=day, language=lang)
-        report = run_alert_jobs(engine, search.search, sources, language=lang)
-    finally:
-        search.close()
-    _print_alerts(report)
+        report = run_alert_jobs(system.engine, system.search.search, sources, language=lang)
+    print_alerts(report)
 
 
 @orders_app.command("import")
@@ -502,15 +337,19 @@ def orders_import(
     path: Annotated[Path, typer.Argument(help="CSV: buyer, sku or product, date, quantity, price")],
 ) -> None:
     """Import order history (docs/order-history.md); re-importing the same file adds nothing."""
-    report = import_order_history(build_engine(Settings()), path)
-    console = _console()
-    console.print(
+    with System(Settings()) as system:
+        report = import_order_history(system.engine, path)
+        rebuilt = system.bus(index=False).publish(CatalogChanged("orders"))
+    out = console()
+    out.print(
         f"{report.rows} rows: {report.imported_rows} imported into {report.orders_added} new"
         f" orders, {report.orders_already_present} orders already present,"
         f" {len(report.rejected)} rejected"
     )
     for row in report.rejected[:MAX_REJECTIONS_SHOWN]:
-        console.print(f"  rejected {row.file}:{row.line} {row.field}: {row.reason}", markup=False)
+        out.print(f"  rejected {row.file}:{row.line} {row.field}: {row.reason}", markup=False)
+    if isinstance(copurchase := rebuilt.get("copurchase"), CoPurchaseReport):
+        _print_copurchase(copurchase)
 
 
 @app.command()
@@ -527,7 +366,8 @@ def replenish(
         service_level=service_level,
         language="en" if language == "en" else "zh",
     )
-    plan = plan_replenishment(build_engine(Settings()), request)
+    with System(Settings()) as system:
+        plan = plan_replenishment(system.engine, request)
     typer.echo(plan.model_dump_json(indent=2))
 
 
@@ -625,8 +465,9 @@ def serve(
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     bind_host, bind_port = host or settings.host, port or settings.port
-    _console().print(f"serving on http://{bind_host}:{bind_port}  (API docs: /docs)")
-    api = create_app(settings)
+    console().print(f"serving on http://{bind_host}:{bind_port}  (API docs: /docs)")
+    announced = RunningServer.announce(settings.data_dir, bind_host, bind_port)
+    api = create_app(settings, operator_token=announced.token)
     config = uvicorn.Config(
         api,
         host=bind_host,
@@ -637,13 +478,14 @@ def serve(
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
     )
     server = GracefulServer(config, api.state.shutdown)
-    server.run()
+    try:
+        server.run()
+    finally:
+        announced.withdraw(settings.data_dir)
     if not server.started:
         # The start-up failed (an index another process holds, a database that is gone):
-        # uvicorn logged why; the exit status says so too.
+        # uvicorn logged why; the exit status (uvicorn's own for this) says so too.
         raise SystemExit(3)
-    if not server.started:
-        raise SystemExit(3)  # uvicorn's own status for a server that never started
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -657,7 +499,7 @@ def main(argv: list[str] | None = None) -> None:
         except INDEX_UNAVAILABLE_ERRORS as exc:
             raise index_unavailable(exc) from exc
     except SourcingError as exc:
-        _console(stderr=True).print(f"[red]error:[/red] {exc.message}")
+        console(stderr=True).print(f"[red]error:[/red] {exc.message}")
         raise SystemExit(2) from exc
 
 

@@ -1,9 +1,11 @@
-"""The composition root: builds every long-lived client once from Settings."""
+"""The composition root, the one bootstrap: `System` builds every long-lived part once from
+Settings (engine, index, embedder, search, skills, assistant, bus), for the server, every command,
+the eval commands and the benchmarks; tests override a part by passing it in."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 
 import httpx
 from pydantic import SecretStr
@@ -23,7 +25,9 @@ from sourcing.app.ratelimit import (
     build_redis_client,
 )
 from sourcing.app.settings import Settings
+from sourcing.app.subscribers import build_bus
 from sourcing.catalog_sync.baskets import load_copurchase
+from sourcing.catalog_sync.bus import CatalogBus
 from sourcing.domain.db import make_engine, migrate
 from sourcing.domain.errors import ConfigurationError
 from sourcing.domain.repositories.reference import ReferenceRepository
@@ -91,6 +95,12 @@ class Container:
     limiter: RateLimiter = field(default_factory=InProcessRateLimiter)
     # None: the app builds its own registry (hand-assembled containers in tests).
     metrics: Metrics | None = None
+    bus: CatalogBus | None = None  # None: the app subscribes the standard consequences
+
+    def catalog_bus(self) -> CatalogBus:
+        return self.bus or build_bus(
+            self.engine, self.search.indexer, self.search.search, self.assistant.deps.skills
+        )
 
     def close(self) -> None:
         """Closes what sync callers opened; the app's lifespan calls `aclose` instead."""
@@ -249,11 +259,100 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
     return RedisRateLimiter(client)
 
 
+class System:
+    """Each part built when first asked for, at most once; `close` closes what was built.
+    A command that only needs the database never loads the embedding model."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        recreate_index: bool = False,
+        run_migrations: bool = True,
+        metrics: bool = False,
+    ) -> None:
+        self.settings = settings
+        self._embedder, self._recreate, self._migrate = embedder, recreate_index, run_migrations
+        self._with_metrics = metrics
+        self._built: list[str] = []
+
+    def __enter__(self) -> System:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @cached_property
+    def engine(self) -> Engine:
+        self._built.append("engine")
+        return build_engine(self.settings, run_migrations=self._migrate)
+
+    @cached_property
+    def metrics(self) -> Metrics | None:
+        return Metrics(self.engine) if self._with_metrics else None
+
+    @cached_property
+    def search(self) -> SearchServices:
+        self._built.append("search")
+        return build_search(
+            self.settings,
+            self.engine,
+            embedder=self._embedder,
+            recreate_index=self._recreate,
+            metrics=self.metrics,
+        )
+
+    @cached_property
+    def model(self) -> ModelClients | None:
+        self._built.append("model")
+        return build_model(self.settings)
+
+    @cached_property
+    def assistant(self) -> Assistant:
+        return build_assistant(self.settings, self.engine, self.search, self.model)
+
+    @property
+    def skills(self) -> SkillDeps:
+        return self.assistant.deps.skills
+
+    def bus(self, *, index: bool = True, alerts: bool = True) -> CatalogBus:
+        """The catalog bus: re-embedding into the index (opened here) unless `index=False`,
+        with the skills when the assistant is built (their statistics and knowledge are
+        swapped in live)."""
+        search = self.search if index else None
+        skills = self.skills if "assistant" in self.__dict__ else None
+        return build_bus(
+            self.engine,
+            search.indexer if search else None,
+            search.search if search else None,
+            skills,
+            alerts=alerts,
+        )
+
+    def container(self) -> Container:
+        """The server's whole system."""
+        assistant = self.assistant
+        return Container(
+            self.settings,
+            self.engine,
+            self.search,
+            assistant,
+            self.model,
+            build_rate_limiter(self.settings),
+            self.metrics,
+            self.bus(),
+        )
+
+    def close(self) -> None:
+        """For commands; a server's container is closed by the app's lifespan."""
+        if "model" in self._built and self.model is not None:
+            self.model.http_client.close()
+        if "search" in self._built:
+            self.search.close()
+        if "engine" in self._built:
+            self.engine.dispose()
+
+
 def build_container(settings: Settings, *, embedder: Embedder | None = None) -> Container:
-    engine = build_engine(settings)
-    metrics = Metrics(engine)
-    search = build_search(settings, engine, embedder=embedder, metrics=metrics)
-    model = build_model(settings)
-    assistant = build_assistant(settings, engine, search, model)
-    limiter = build_rate_limiter(settings)
-    return Container(settings, engine, search, assistant, model, limiter, metrics)
+    return System(settings, embedder=embedder, metrics=True).container()

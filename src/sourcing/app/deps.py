@@ -59,15 +59,17 @@ SearchDep = Annotated[ProductSearch, Depends(get_search)]
 
 
 def get_authentication(
+    request: Request,
     session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
     origin: Annotated[str | None, Header()] = None,
 ) -> Principal | AuthError:
     """The caller, or why there is none; resolved once per request for the limits and the route."""
+    operator_hash = getattr(request.app.state, "operator_token_hash", None)
     try:
         secret = secret_from_headers(authorization, x_api_key)
-        principal = authenticate(session, secret, origin=origin)
+        principal = authenticate(session, secret, origin=origin, operator_hash=operator_hash)
     except AuthError as exc:
         return exc
     finally:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from starlette.types import ASGIApp
 
+from sourcing.app.console import console
 from sourcing.app.container import (
     ModelClients,
     build_container,
@@ -41,10 +42,6 @@ bench_app = typer.Typer(
     help="Performance benchmarks (they print the machine).", no_args_is_help=True
 )
 LOCAL_EVAL_PORT = 8091  # apart from `sourcing model serve`'s 8081, so both can run
-
-
-def _console(*, stderr: bool = False) -> Console:
-    return Console(highlight=False, soft_wrap=True, stderr=stderr)
 
 
 @eval_app.command("bundles")
@@ -172,7 +169,7 @@ def _eval_chat(model: EvalModel, local_model: str) -> Iterator[ModelClients | No
         return
     clients = build_model(settings)
     if clients is None:
-        _console(stderr=True).print(
+        console(stderr=True).print(
             "[red]error:[/red] --model endpoint needs SOURCING_LLM_BASE_URL and SOURCING_LLM_MODEL"
         )
         raise typer.Exit(2)
@@ -234,9 +231,9 @@ def eval_run(
         )
     _print_headlines(run)
     for line in run.regressions:
-        _console().print(f"[red]REGRESSION[/red] {line}")
+        console().print(f"[red]REGRESSION[/red] {line}")
     folder = run.directory
-    _console().print(f"{run.seconds:.1f} s; report: {folder / 'report.html' if folder else '?'}")
+    console().print(f"{run.seconds:.1f} s; report: {folder / 'report.html' if folder else '?'}")
     raise typer.Exit(1 if run.regressions else 0)
 
 
@@ -342,13 +339,13 @@ def eval_compare(
             "REGRESSION" if diff.regressed else "",
             style="red" if diff.regressed else None,
         )
-    console = _console()
-    console.print(table)
-    console.print(f"{len(comparison.cases)} per-case differences")
+    out = console()
+    out.print(table)
+    out.print(f"{len(comparison.cases)} per-case differences")
     for case in comparison.cases[:cases]:
-        console.print(f"  {case.suite} {case.case} {case.metric}: {case.a} -> {case.b}")
+        out.print(f"  {case.suite} {case.case} {case.metric}: {case.a} -> {case.b}")
     for name in comparison.only_in_a + comparison.only_in_b:
-        console.print(f"  {name}: in one run only, not compared")
+        out.print(f"  {name}: in one run only, not compared")
     raise typer.Exit(1 if comparison.regressions else 0)
 
 
@@ -362,7 +359,7 @@ def eval_import_feedback(
     from sourcing.eval.platform import import_feedback
 
     written = import_feedback(build_engine(Settings()), out)
-    _console().print(f"{written} new draft scenarios in {out}")
+    console().print(f"{written} new draft scenarios in {out}")
 
 
 # --- end of the evaluation platform commands ------------------------------------------------

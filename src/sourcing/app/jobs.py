@@ -1,38 +1,47 @@
-"""Jobs the server runs while it serves: a feed ingest syncs, re-indexes and raises alerts with
-the index the server owns, whoever submitted it; a restart finishes what a kill left."""
+"""Jobs the server (or `sourcing worker`) runs while it serves: feeds, order imports, rebuilds
+and alert runs, with the index the process owns, whoever submitted them; a restart finishes
+what a kill left."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
-from sourcing.agents.alerts import AlertRunReport, run_alert_jobs
-from sourcing.app.container import SearchServices
+from sourcing.agents.alerts import AlertRunReport, run_alert_jobs, scheduled_sources
+from sourcing.catalog_sync.bus import CatalogBus, CatalogChanged, Changed
 from sourcing.catalog_sync.columns import FeedKind
+from sourcing.catalog_sync.order_history import import_order_history
 from sourcing.catalog_sync.sync import SyncReport, sync_feed
 from sourcing.domain.db import transaction
 from sourcing.domain.kinds import JobStatus, SyncMode
 from sourcing.domain.repositories.alerts import SourceRepository
 from sourcing.domain.repositories.jobs import JobRepository
 from sourcing.domain.tables import Job
+from sourcing.retrieval.indexer import IndexReport
+from sourcing.retrieval.search import ProductSearch
 
 FEED_JOB = "feed"
-LEASE = timedelta(seconds=60)  # renewed with progress; a claimant silent this long is gone
-RENEW_EVERY_ROWS = 500
+ORDERS_JOB = "orders"  # an order-history CSV imported, then the co-purchase statistics
+COPURCHASE_JOB = "copurchase"  # the statistics rebuilt from the orders and swapped in live
+KNOWLEDGE_JOB = "knowledge"  # the knowledge base reloaded from the database
+ALERTS_JOB = "alerts"  # reorders and festivals due, supplier risk, and today's snapshots
+JOB_KINDS = (FEED_JOB, ORDERS_JOB, COPURCHASE_JOB, KNOWLEDGE_JOB, ALERTS_JOB)
+RENEW_EVERY_S = 1.0  # progress and the lease are written this often, at most
 POLL_S = 0.5
 _log = logging.getLogger("sourcing.jobs")
 
 
 def apply_feed(
     engine: Engine,
-    search: SearchServices | None,
+    bus: CatalogBus,
     path: Path,
     *,
     kind: FeedKind,
@@ -42,13 +51,12 @@ def apply_feed(
     progress: Callable[[int], None] | None = None,
     column_map: Mapping[str, str] | None = None,
     only_supplier: str | None = None,
-    raise_alerts: bool = True,
-    alerts_after_event_id: int | None = None,
+    events_after: int | None = None,
+    redo: bool = False,
 ) -> tuple[SyncReport, AlertRunReport | None]:
-    """A feed's whole consequence, the same from the CLI and from a job: the sync, the
-    changed products re-embedded, and the alerts the change raises (not for a demo build):
-    for this run's events, or for every event after `alerts_after_event_id` (a redone job's
-    first attempt wrote some of them)."""
+    """A feed's whole consequence, the same from the CLI and from a job: the sync, then the bus
+    (re-index, alerts …) for this run's events, or for every event after `events_after` (a
+    redone job's first attempt wrote some of them)."""
     result = sync_feed(
         engine,
         path,
@@ -57,20 +65,15 @@ def apply_feed(
         source=source,
         batch_size=batch_size,
         progress=progress,
-        indexer=search.indexer if search is not None else None,
         column_map=column_map,
         only_supplier=only_supplier,
     )
-    if search is not None and kind == "suppliers":
-        # Supplier changes alter their products' filters and trust signals in the index.
-        result.indexed = search.indexer.catch_up().embedded
-    alerts = run_alert_jobs(
-        engine,
-        search.search if search else None,
-        since_event_id=alerts_after_event_id,
-        sync_run_id=None if alerts_after_event_id is not None else result.run_id,
-    )
-    return result, alerts
+    change = CatalogChanged(kind, result, events_after=events_after, redo=redo)
+    reports = bus.publish(change)
+    if isinstance(indexed := reports.get("index"), IndexReport):
+        result.indexed = indexed.embedded
+    alerts = reports.get("alerts")
+    return result, alerts if isinstance(alerts, AlertRunReport) else None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class FeedJob:
     mode: SyncMode
     source: str
     only_supplier: str | None = None
+    column_map: Mapping[str, str] = field(default_factory=dict)
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -90,6 +94,7 @@ class FeedJob:
             "mode": str(self.mode),
             "source": self.source,
             "only_supplier": self.only_supplier,
+            "column_map": dict(self.column_map),
         }
 
     @classmethod
@@ -100,14 +105,35 @@ class FeedJob:
             mode=SyncMode(payload["mode"]),
             source=str(payload["source"]),
             only_supplier=payload.get("only_supplier"),
+            column_map=dict(payload.get("column_map") or {}),
         )
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+    @classmethod
+    def of(cls, job: Job) -> _Claimed:
+        assert job.id is not None
+        return cls(job.id, job.kind, dict(job.payload), job.attempts)
 
 
 class JobRunner:
     """One thread claiming and running jobs until stopped."""
 
-    def __init__(self, engine: Engine, search: SearchServices | None) -> None:
-        self.engine, self.search = engine, search
+    def __init__(
+        self,
+        engine: Engine,
+        bus: CatalogBus,
+        search: ProductSearch | None = None,
+        lease: timedelta = timedelta(seconds=60),
+    ) -> None:
+        # The lease is renewed with progress; a claimant silent this long is gone (killed).
+        self.engine, self.bus, self.search, self.lease = engine, bus, search, lease
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -123,19 +149,17 @@ class JobRunner:
     def run_once(self) -> bool:
         """Claim one job and run it; False when there was none."""
         with transaction(self.engine) as session:
-            job = JobRepository(session).claim(LEASE)
-            claimed = None if job is None else (job.id, job.kind, dict(job.payload))
+            job = JobRepository(session).claim(self.lease)
+            claimed = None if job is None else _Claimed.of(job)
         if claimed is None:
             return False
-        job_id, kind, payload = claimed
-        assert job_id is not None
         try:
-            report = self._run(job_id, kind, payload)
+            report = self._run(claimed)
         except Exception as exc:
-            _log.exception("job %s failed", job_id)
-            self._finish(job_id, JobStatus.FAILED, {}, f"{type(exc).__name__}: {exc}")
+            _log.exception("job %s failed", claimed.id)
+            self._finish(claimed.id, JobStatus.FAILED, {}, f"{type(exc).__name__}: {exc}")
         else:
-            self._finish(job_id, JobStatus.COMPLETED, report)
+            self._finish(claimed.id, JobStatus.COMPLETED, report)
         return True
 
     def _loop(self) -> None:
@@ -148,30 +172,54 @@ class JobRunner:
             if not ran:
                 self._stop.wait(POLL_S)
 
-    def _run(self, job_id: int, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-        if kind != FEED_JOB:
-            raise ValueError(f"no such job kind {kind!r}")
-        feed = FeedJob.of(payload)
+    def _run(self, job: _Claimed) -> dict[str, Any]:
+        if job.kind == FEED_JOB:
+            return self._feed(job)
+        if job.kind == ORDERS_JOB:
+            imported = import_order_history(self.engine, Path(str(job.payload["path"])))
+            return {"orders": imported.model_dump(mode="json")} | self._publish("orders")
+        if job.kind == COPURCHASE_JOB:
+            return self._publish("orders")
+        if job.kind == KNOWLEDGE_JOB:
+            return self._publish("reference")
+        if job.kind == ALERTS_JOB:
+            day = date.fromisoformat(str(job.payload["day"])) if job.payload.get("day") else None
+            sources = scheduled_sources(today=day)
+            alerts = run_alert_jobs(self.engine, self.search, sources)
+            return {"alerts": alerts.model_dump(mode="json")}
+        raise ValueError(f"no such job kind {job.kind!r}")
+
+    def _publish(self, what: Changed) -> dict[str, Any]:
+        reports = self.bus.publish(CatalogChanged(what))
+        return {name: report.model_dump(mode="json") for name, report in reports.items()}
+
+    def _feed(self, job: _Claimed) -> dict[str, Any]:
+        feed, payload = FeedJob.of(job.payload), job.payload
         if "events_after" not in payload:  # the first attempt: where its events will start
             with transaction(self.engine) as session:
                 payload["events_after"] = SourceRepository(session).last_event_id()
-                JobRepository(session).set_payload(job_id, payload)
+                JobRepository(session).set_payload(job.id, payload)
+        renewed = time.monotonic()
 
         def progress(rows: int) -> None:
-            if rows % RENEW_EVERY_ROWS == 0:
+            nonlocal renewed
+            if time.monotonic() - renewed >= RENEW_EVERY_S:
+                renewed = time.monotonic()
                 with transaction(self.engine) as session:
-                    JobRepository(session).renew(job_id, rows, LEASE)
+                    JobRepository(session).renew(job.id, rows, self.lease)
 
         result, alerts = apply_feed(
             self.engine,
-            self.search,
+            self.bus,
             Path(feed.path),
             kind=feed.kind,
             mode=feed.mode,
             source=feed.source,
             progress=progress,
             only_supplier=feed.only_supplier,
-            alerts_after_event_id=int(payload["events_after"]),
+            column_map=feed.column_map,
+            events_after=int(payload["events_after"]),
+            redo=job.attempts > 1,
         )
         return {
             "sync": result.model_dump(mode="json", exclude={"changed_ids"}),
@@ -186,7 +234,7 @@ class JobRunner:
 
 
 def job_view(job: Job) -> dict[str, Any]:
-    return job.model_dump(mode="json", exclude={"payload", "lease_until"}) | {
-        "source": job.payload.get("source"),
-        "feed_kind": job.payload.get("kind"),
-    }
+    shown = job.model_dump(mode="json", exclude={"payload", "lease_until"})
+    if job.kind == FEED_JOB:
+        shown |= {"source": job.payload.get("source"), "feed_kind": job.payload.get("kind")}
+    return shown

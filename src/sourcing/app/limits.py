@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,31 +44,38 @@ async def _read_body(receive: Receive, max_bytes: int | None = None) -> _Buffere
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    """Bodies up to `max_bytes`; a path in `streamed` (feed uploads) up to its own cap, which
+    its route enforces again while it streams the body to disk, so nothing is buffered here."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, streamed: Mapping[str, int] | None = None
+    ) -> None:
+        self.app, self.max_bytes, self.streamed = app, max_bytes, dict(streamed or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
+        cap = self.streamed.get(scope["path"], self.max_bytes)
         if declared is not None:
-            if not declared.isdigit() or int(declared) > self.max_bytes:
-                await self._refuse(send)
+            if not declared.isdigit() or int(declared) > cap:
+                await self._refuse(send, cap)
                 return
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] in self.streamed:
             await self.app(scope, receive, send)
             return
         # No length given (chunked): read up to the limit, then replay what was read.
         buffered = await _read_body(receive, self.max_bytes)
         if buffered.over_limit:
-            await self._refuse(send)
+            await self._refuse(send, self.max_bytes)
             return
         await self.app(scope, buffered.replay(receive), send)
 
-    async def _refuse(self, send: Send) -> None:
-        error = PayloadTooLargeError(
-            f"the request body is over {self.max_bytes} bytes", max_bytes=self.max_bytes
-        )
+    async def _refuse(self, send: Send, cap: int) -> None:
+        error = PayloadTooLargeError(f"the request body is over {cap} bytes", max_bytes=cap)
         await send_error(send, error)
 
 
@@ -77,10 +85,11 @@ _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 class RejectNulBytes:
     """PostgreSQL text cannot hold NUL: one in the path, the query or a JSON body is a typed 422
-    before any route runs, never a driver error mid-request."""
+    before any route runs, never a driver error mid-request. Bodies of `streamed` paths are not
+    read here: a feed's rows are cleaned of control characters row by row."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, streamed: Collection[str] = ()) -> None:
+        self.app, self.streamed = app, frozenset(streamed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,7 +99,7 @@ class RejectNulBytes:
             await self._refuse(send, "the path or query")
             return
         content_type = dict(scope["headers"]).get(b"content-type", b"")
-        if b"json" not in content_type:
+        if b"json" not in content_type or scope["path"] in self.streamed:
             await self.app(scope, receive, send)
             return
         # BodySizeLimit runs first, so what is buffered here is already bounded.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -31,13 +32,21 @@ from sourcing.app.routes import (
     widget,
     widget_tokens,
 )
+from sourcing.app.routes.feeds import FEEDS_PATH
+from sourcing.app.runtime import token_hash
 from sourcing.app.security import install_browser_security
 from sourcing.app.settings import Settings
 from sourcing.app.shutdown import RefuseWhenStopping, Shutdown
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
-    """An app over `container`, or over one built from `settings` when the app starts."""
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    *,
+    operator_token: str | None = None,
+) -> FastAPI:
+    """An app over `container`, or over one built from `settings` when the app starts;
+    `operator_token` (the runtime file's, `app/runtime.py`) is accepted as an admin."""
     resolved = container.settings if container else settings or Settings()
     shutdown = Shutdown(resolved.shutdown_timeout_s)
 
@@ -49,7 +58,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         shutdown.attach()
         # A crash between a sync and its re-index leaves the index behind; this repairs it.
         app.state.container.search.indexer.catch_up()
-        runner = JobRunner(app.state.container.engine, app.state.container.search)
+        built: Container = app.state.container
+        lease = timedelta(seconds=resolved.job_lease_s)
+        runner = JobRunner(built.engine, built.catalog_bus(), built.search.search, lease)
         if resolved.run_jobs:
             runner.start()  # feed ingests submitted to this server, and any left by a kill
         try:
@@ -67,9 +78,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     app.state.shutdown = shutdown
+    app.state.operator_token_hash = token_hash(operator_token) if operator_token else None
     install_error_handlers(app)
-    app.add_middleware(RejectNulBytes)  # inside the size limit: it reads only capped bodies
-    app.add_middleware(BodySizeLimit, max_bytes=resolved.max_request_bytes)
+    streamed = {FEEDS_PATH: resolved.max_feed_bytes}
+    app.add_middleware(RejectNulBytes, streamed=streamed)  # inside the size limit: capped bodies
+    app.add_middleware(BodySizeLimit, max_bytes=resolved.max_request_bytes, streamed=streamed)
     app.add_middleware(RefuseWhenStopping, shutdown=shutdown)
     install_browser_security(app, resolved)  # CORS and security headers
     # Added last, so outermost: every answer, a refusal included, is logged and counted.

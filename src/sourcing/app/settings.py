@@ -57,8 +57,19 @@ class Settings(BaseSettings):
         description="how long a stopping server lets open requests and chat turns finish",
     )
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
+    max_feed_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="a feed file posted to /v1/feeds (streamed to disk, never held in memory)",
+    )
     run_jobs: bool = Field(
         default=True, description="run submitted jobs (feed ingests) in this server process"
+    )
+    job_lease_s: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="a job whose runner is silent this long (killed) is claimed again",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default=[], description="web origins that may embed the widget (comma-separated or JSON)"

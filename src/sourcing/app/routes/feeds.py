@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from sourcing.app.auth import Principal
-from sourcing.app.deps import ContainerDep, RowIdPath, SessionDep, require_roles
+from sourcing.app.deps import ContainerDep, RowIdPath, SessionDep, ShutdownDep, require_roles
 from sourcing.app.jobs import FEED_JOB, FeedJob, job_view
-from sourcing.domain.errors import BadInputError, ForbiddenError, NotFoundError
-from sourcing.domain.kinds import ApiRole, SyncMode
+from sourcing.app.shutdown import Shutdown
+from sourcing.catalog_sync.columns import MAX_MAPPED_COLUMNS, FeedKind, parse_mapping
+from sourcing.domain.errors import (
+    BadInputError,
+    ForbiddenError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
+from sourcing.domain.kinds import ApiRole, JobStatus, SyncMode
 from sourcing.domain.repositories.jobs import JobRepository
+from sourcing.domain.tables import Job
 
 router = APIRouter(prefix="/v1", tags=["feeds"])
+FEEDS_PATH = "/v1/feeds"  # streamed to disk: the body limits give it its own cap
+PROGRESS_POLL_S = 0.5
 
 # The body's type names the reader, as a file's extension does for `sourcing sync`.
 _SUFFIX_BY_TYPE = {
@@ -37,16 +55,23 @@ async def submit_feed(
     kind: Annotated[str, Query(pattern="^(products|suppliers)$")] = "products",
     mode: SyncMode = SyncMode.DELTA,
     source: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[\w.-]+$")] = None,
+    column: Annotated[
+        list[str],
+        Query(alias="map", max_length=MAX_MAPPED_COLUMNS, description="HEADER=COLUMN, saved"),
+    ] = [],  # noqa: B006
 ) -> dict[str, Any]:
     """Queue a feed (CSV, JSONL or XLSX body by Content-Type, or JSON `{"rows": [...]}`) for
     the server to sync, index and alert on. A merchant key loads its own supplier's products
-    only, as the source `merchant-<supplier id>`; an admin key loads any rows, under `source`."""
+    only, as the source `merchant-<supplier id>`; an admin key loads any rows, under `source`.
+    A file is streamed to disk up to `SOURCING_MAX_FEED_BYTES`; JSON rows are a request body."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     suffix = _SUFFIX_BY_TYPE.get(content_type)
     if suffix is None:
         raise BadInputError(
             f"a feed body is one of {', '.join(sorted(_SUFFIX_BY_TYPE))}, not {content_type!r}"
         )
+    feed_kind: FeedKind = "products" if kind == "products" else "suppliers"
+    column_map = parse_mapping(column, feed_kind)
     only_supplier = None
     if principal.role == ApiRole.MERCHANT:
         if kind != "products":
@@ -54,30 +79,118 @@ async def submit_feed(
         only_supplier, source = principal.subject, f"merchant-{principal.subject}"
     elif source is None:
         raise BadInputError("an admin feed names its source (?source=…)")
-    body = await request.body()
-    if not body.strip():
-        raise BadInputError("the feed body is empty")
-    folder = container.settings.data_dir / "feeds"
+    settings = container.settings
+    folder = settings.data_dir / "feeds"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}{suffix}"
-    path.write_bytes(_json_rows_as_lines(body) if content_type == "application/json" else body)
-    feed = FeedJob(str(path), "products" if kind == "products" else "suppliers", mode, source,
-                   only_supplier)  # fmt: skip
+    try:
+        if content_type == "application/json":
+            body = await _read_capped(request, settings.max_request_bytes)
+            path.write_bytes(_json_rows_as_lines(body))
+        else:
+            await _stream_to(request, path, settings.max_feed_bytes)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    feed = FeedJob(str(path), feed_kind, mode, source, only_supplier, column_map)
     job = JobRepository(session).submit(FEED_JOB, feed.payload(), submitted_by=principal.caller)
     session.commit()
-    return job_view(job) | {"links": {"self": f"/v1/jobs/{job.id}"}}
+    return job_view(job) | {"links": {"self": f"/v1/jobs/{job.id}", "events": _events(job.id)}}
 
 
 @router.get("/jobs/{job_id}")
 def get_job(job_id: RowIdPath, principal: FeederDep, session: SessionDep) -> dict[str, Any]:
     """A job's status, rows read so far and, once done, its per-row report."""
+    return job_view(_visible_job(session, principal, job_id))
+
+
+@router.get("/jobs/{job_id}/events")
+async def job_events(
+    job_id: RowIdPath,
+    principal: FeederDep,
+    container: ContainerDep,
+    shutdown: ShutdownDep,
+    wait_s: Annotated[float, Query(gt=0, le=3600)] = 600,
+) -> StreamingResponse:
+    """The job's progress as it runs (`event: progress`, status and rows read, on each change),
+    then `event: done` with the whole job and its report. The stream ends after `wait_s`, or
+    when the server stops; reconnecting starts from the job's present state."""
+    engine = container.engine
+    await to_thread.run_sync(_visible_job_of, engine, principal, job_id)
+    return StreamingResponse(
+        _job_stream(engine, job_id, wait_s, shutdown), media_type="text/event-stream"
+    )
+
+
+def _visible_job(session: Session, principal: Principal, job_id: int) -> Job:
     job = JobRepository(session).get(job_id)
     if principal.role != ApiRole.ADMIN and job.submitted_by != principal.caller:
         raise NotFoundError(f"no job {job_id}")  # another merchant's job is not disclosed
-    return job_view(job)
+    return job
+
+
+def _visible_job_of(engine: Engine, principal: Principal, job_id: int) -> Job:
+    with Session(engine) as session:
+        return _visible_job(session, principal, job_id)
+
+
+def _job_of(engine: Engine, job_id: int) -> Job:
+    with Session(engine) as session:
+        return JobRepository(session).get(job_id)
+
+
+async def _job_stream(
+    engine: Engine, job_id: int, wait_s: float, shutdown: Shutdown
+) -> AsyncIterator[str]:
+    deadline = time.monotonic() + wait_s
+    shown: tuple[str, int] | None = None
+    while time.monotonic() < deadline and not shutdown.started:
+        job = await to_thread.run_sync(_job_of, engine, job_id)
+        if job.status in (JobStatus.COMPLETED, JobStatus.FAILED):
+            yield f"event: done\ndata: {json.dumps(job_view(job), ensure_ascii=False)}\n\n"
+            return
+        if (job.status, job.progress) != shown:
+            shown = (job.status, job.progress)
+            data = json.dumps({"status": job.status, "progress": job.progress})
+            yield f"event: progress\ndata: {data}\n\n"
+        with anyio.move_on_after(min(PROGRESS_POLL_S, max(0.0, deadline - time.monotonic()))):
+            await shutdown.wait()
+
+
+def _events(job_id: int | None) -> str:
+    return f"/v1/jobs/{job_id}/events"
+
+
+async def _read_capped(request: Request, max_bytes: int) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise PayloadTooLargeError(
+                f"a JSON feed body is over {max_bytes} bytes; post a CSV, JSONL or XLSX file",
+                max_bytes=max_bytes,
+            )
+    return bytes(body)
+
+
+async def _stream_to(request: Request, path: Path, max_bytes: int) -> None:
+    """The body written to `path` as it arrives, refused once it passes `max_bytes`."""
+    written = 0
+    with path.open("wb") as out:
+        async for chunk in request.stream():
+            written += len(chunk)
+            if written > max_bytes:
+                raise PayloadTooLargeError(
+                    f"the feed is over {max_bytes} bytes", max_bytes=max_bytes
+                )
+            await to_thread.run_sync(out.write, chunk)
+    if written == 0 or not path.read_bytes()[:4096].strip():
+        raise BadInputError("the feed body is empty")
 
 
 def _json_rows_as_lines(body: bytes) -> bytes:
+    if not body.strip():
+        raise BadInputError("the feed body is empty")
     try:
         rows = json.loads(body).get("rows")
     except (ValueError, AttributeError, RecursionError):

@@ -1,0 +1,71 @@
+"""What follows a catalog change, subscribed to the bus once, in the bootstrap: the index
+re-embedded, alerts raised, co-purchase statistics and the knowledge base swapped in live."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from sourcing.agents.alerts import run_alert_jobs
+from sourcing.agents.tools import SkillDeps
+from sourcing.catalog_sync.baskets import build_copurchase, load_copurchase
+from sourcing.catalog_sync.bus import CatalogBus, CatalogChanged
+from sourcing.domain.repositories.reference import ReferenceRepository
+from sourcing.retrieval.indexer import Indexer
+from sourcing.retrieval.knowledge import KnowledgeIndex
+from sourcing.retrieval.search import ProductSearch
+
+
+class KnowledgeReport(BaseModel):
+    documents: int
+
+
+def build_bus(
+    engine: Engine,
+    indexer: Indexer | None,
+    search: ProductSearch | None,
+    skills: SkillDeps | None = None,
+    *,
+    alerts: bool = True,
+) -> CatalogBus:
+    """The bus every sync publishes to; `alerts=False` for a first load (the demo build), which
+    raises its alerts once at the end instead."""
+    bus = CatalogBus()
+    if indexer is not None:
+        bus.subscribe("index", {"products", "suppliers"}, lambda change: _reindex(indexer, change))
+    if alerts:
+        bus.subscribe("alerts", {"products", "suppliers"}, lambda c: _alerts(engine, search, c))
+    bus.subscribe("copurchase", {"orders"}, lambda _: _refresh_copurchase(engine, skills))
+    if skills is not None:
+        bus.subscribe("knowledge", {"reference"}, lambda _: _reload_knowledge(skills))
+    return bus
+
+
+def _alerts(engine: Engine, search: ProductSearch | None, change: CatalogChanged) -> BaseModel:
+    if change.events_after is not None or change.sync is None:
+        return run_alert_jobs(engine, search, since_event_id=change.events_after)
+    return run_alert_jobs(engine, search, sync_run_id=change.sync.run_id)
+
+
+def _reindex(indexer: Indexer, change: CatalogChanged) -> BaseModel:
+    # A supplier's change alters its products' filters and trust signals; a redo may follow an
+    # attempt killed before it re-embedded: both bring the whole index level with the catalog.
+    if change.redo or change.what == "suppliers" or change.sync is None:
+        return indexer.catch_up()
+    return indexer.refresh(change.sync.changed_ids)
+
+
+def _refresh_copurchase(engine: Engine, skills: SkillDeps | None) -> BaseModel:
+    report = build_copurchase(engine)
+    if skills is not None:
+        # One attribute swap: a turn reads the old statistics or the new, never a mix.
+        skills.copurchase = load_copurchase(engine)
+    return report
+
+
+def _reload_knowledge(skills: SkillDeps) -> BaseModel:
+    with Session(skills.engine) as session:
+        docs = ReferenceRepository(session).knowledge_docs()
+    skills.knowledge = KnowledgeIndex.from_docs(docs, skills.search.embedder)
+    return KnowledgeReport(documents=len(docs))
