@@ -20,6 +20,9 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # Starlette's TestClient sends 'Host: testserver'; the host check itself is tested with its own
 # settings in tests/app/test_probe_findings.py.
 os.environ.setdefault("SOURCING_ALLOWED_HOSTS", '["testserver", "localhost", "127.0.0.1"]')
+# A test server queues no daily alert run of its own (it would add alerts to what tests count);
+# tests/app/test_schedule.py turns the schedule on and checks it.
+os.environ.setdefault("SOURCING_SCHEDULE_JOBS", "false")
 
 
 def _reachable(url: str) -> bool:

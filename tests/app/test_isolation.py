@@ -56,6 +56,7 @@ class Rule:
     ok: int | tuple[int, ...] = 200  # the status (or statuses) the rightful caller gets
     lists_conversations: bool = False  # OWNER_SCOPED: a listing, not one owned item
     headers: dict[str, str] = field(default_factory=dict)  # sent besides the caller's
+    content: str | None = None  # a raw body (with its Content-Type in headers) instead of JSON
 
 
 CONTINUE_CHAT = {"message": "继续", "stream": False, "conversation_id": "{conversation_id}"}
@@ -113,6 +114,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
         ok=202,
     ),
     ("GET", "/v1/jobs/{job_id}"): Rule(Policy.FEEDER),  # the merchant's job
+    ("GET", "/v1/jobs/{job_id}/events"): Rule(Policy.FEEDER, params={"wait_s": "0.2"}),
+    ("POST", "/v1/jobs"): Rule(Policy.ADMIN_ONLY, body={"kind": "knowledge"}, ok=202),
+    ("POST", "/v1/orders/import"): Rule(
+        Policy.ADMIN_ONLY,
+        headers={"Content-Type": "text/csv"},
+        content="buyer_id,sku_id,ordered_on,quantity,unit_price\n",
+        ok=202,
+    ),
     ("GET", "/v1/follows"): Rule(Policy.BUYER_KEY),
     ("GET", "/v1/follows/new-arrivals"): Rule(Policy.BUYER_KEY),
     ("PUT", "/v1/follows/{supplier_id}"): Rule(Policy.BUYER_KEY, ok=(200, 201)),
@@ -124,6 +133,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("PUT", "/v1/watches/{product_id}"): Rule(Policy.BUYER_KEY, ok=(200, 201)),
     ("DELETE", "/v1/watches/{product_id}"): Rule(Policy.BUYER_KEY, ok=(204, 404)),
     ("POST", "/v1/alerts/{alert_id}/ack"): Rule(Policy.BUYER_KEY),
+    ("POST", "/v1/alerts/{alert_id}/act"): Rule(Policy.BUYER_KEY),
+    ("GET", "/v1/reorder-drafts"): Rule(Policy.BUYER_KEY),
     ("GET", "/v1/alerts/stream"): Rule(Policy.BUYER_KEY, params={"wait_s": "0.1"}),
     ("POST", "/v1/widget/tokens"): Rule(
         Policy.BUYER_OR_ADMIN, body={"origin": "https://shop.example", "buyer_id": "b-0001"}, ok=201
@@ -201,6 +212,7 @@ class World:
             path.format(**values),
             params=rule.params,
             json=_fill(rule.body, values),
+            content=rule.content,
             headers=rule.headers | headers,
         )
 

@@ -16,7 +16,7 @@ from sourcing.domain.repositories.widget_tokens import TOKEN_PREFIX, WidgetToken
 from sourcing.domain.tables import ApiKey
 
 # What the web widget does besides reading its buyer's own data: chat, rate an answer, watch a
-# product, acknowledge an alert (widget.js). A widget token may do nothing else.
+# product, follow a supplier, acknowledge or act on an alert (widget.js). Nothing else.
 WIDGET_WRITES = frozenset(
     {
         ("POST", "/v1/chat"),
@@ -24,6 +24,8 @@ WIDGET_WRITES = frozenset(
         ("POST", "/v1/messages/{message_id}/feedback"),
         ("PUT", "/v1/watches/{product_id}"),
         ("POST", "/v1/alerts/{alert_id}/ack"),
+        ("POST", "/v1/alerts/{alert_id}/act"),
+        ("PUT", "/v1/follows/{supplier_id}"),
     }
 )
 READ_METHODS = frozenset({"GET", "HEAD"})

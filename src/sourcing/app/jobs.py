@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -34,7 +33,7 @@ COPURCHASE_JOB = "copurchase"  # the statistics rebuilt from the orders and swap
 KNOWLEDGE_JOB = "knowledge"  # the knowledge base reloaded from the database
 ALERTS_JOB = "alerts"  # reorders and festivals due, supplier risk, and today's snapshots
 JOB_KINDS = (FEED_JOB, ORDERS_JOB, COPURCHASE_JOB, KNOWLEDGE_JOB, ALERTS_JOB)
-RENEW_EVERY_S = 1.0  # progress and the lease are written this often, at most
+RENEW_EVERY_S = 1.0  # progress and the lease are written this often (or a third of the lease)
 POLL_S = 0.5
 _log = logging.getLogger("sourcing.jobs")
 
@@ -122,6 +121,34 @@ class _Claimed:
         return cls(job.id, job.kind, dict(job.payload), job.attempts)
 
 
+class _Heartbeat:
+    """Renews the running job's lease (with the rows read so far) while its process lives, so
+    a long step (embedding 100k products) never looks like a dead claimant; a killed process
+    stops renewing, and its job is claimed again once the lease runs out."""
+
+    def __init__(self, engine: Engine, job_id: int, lease: timedelta) -> None:
+        self.engine, self.job_id, self.lease = engine, job_id, lease
+        self.rows, self._stop = 0, threading.Event()
+        every = min(RENEW_EVERY_S, lease.total_seconds() / 3)
+        self._thread = threading.Thread(target=self._beat, args=(every,), daemon=True)
+        self._thread.start()
+
+    def note(self, rows: int) -> None:
+        self.rows = rows
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                with transaction(self.engine) as session:
+                    JobRepository(session).renew(self.job_id, self.rows, self.lease)
+            except Exception:  # the database away for a moment: the next beat tries again
+                _log.exception("renewing the lease of job %s failed", self.job_id)
+
+
 class JobRunner:
     """One thread claiming and running jobs until stopped."""
 
@@ -153,12 +180,15 @@ class JobRunner:
             claimed = None if job is None else _Claimed.of(job)
         if claimed is None:
             return False
+        heartbeat = _Heartbeat(self.engine, claimed.id, self.lease)
         try:
-            report = self._run(claimed)
+            report = self._run(claimed, heartbeat)
         except Exception as exc:
             _log.exception("job %s failed", claimed.id)
+            heartbeat.stop()
             self._finish(claimed.id, JobStatus.FAILED, {}, f"{type(exc).__name__}: {exc}")
         else:
+            heartbeat.stop()
             self._finish(claimed.id, JobStatus.COMPLETED, report)
         return True
 
@@ -172,9 +202,9 @@ class JobRunner:
             if not ran:
                 self._stop.wait(POLL_S)
 
-    def _run(self, job: _Claimed) -> dict[str, Any]:
+    def _run(self, job: _Claimed, heartbeat: _Heartbeat) -> dict[str, Any]:
         if job.kind == FEED_JOB:
-            return self._feed(job)
+            return self._feed(job, heartbeat)
         if job.kind == ORDERS_JOB:
             imported = import_order_history(self.engine, Path(str(job.payload["path"])))
             return {"orders": imported.model_dump(mode="json")} | self._publish("orders")
@@ -193,21 +223,12 @@ class JobRunner:
         reports = self.bus.publish(CatalogChanged(what))
         return {name: report.model_dump(mode="json") for name, report in reports.items()}
 
-    def _feed(self, job: _Claimed) -> dict[str, Any]:
+    def _feed(self, job: _Claimed, heartbeat: _Heartbeat) -> dict[str, Any]:
         feed, payload = FeedJob.of(job.payload), job.payload
         if "events_after" not in payload:  # the first attempt: where its events will start
             with transaction(self.engine) as session:
                 payload["events_after"] = SourceRepository(session).last_event_id()
                 JobRepository(session).set_payload(job.id, payload)
-        renewed = time.monotonic()
-
-        def progress(rows: int) -> None:
-            nonlocal renewed
-            if time.monotonic() - renewed >= RENEW_EVERY_S:
-                renewed = time.monotonic()
-                with transaction(self.engine) as session:
-                    JobRepository(session).renew(job.id, rows, self.lease)
-
         result, alerts = apply_feed(
             self.engine,
             self.bus,
@@ -215,7 +236,7 @@ class JobRunner:
             kind=feed.kind,
             mode=feed.mode,
             source=feed.source,
-            progress=progress,
+            progress=heartbeat.note,
             only_supplier=feed.only_supplier,
             column_map=feed.column_map,
             events_after=int(payload["events_after"]),

@@ -34,6 +34,7 @@ from sourcing.app.routes import (
 )
 from sourcing.app.routes.feeds import FEEDS_PATH
 from sourcing.app.runtime import token_hash
+from sourcing.app.schedule import DailyJobs
 from sourcing.app.security import install_browser_security
 from sourcing.app.settings import Settings
 from sourcing.app.shutdown import RefuseWhenStopping, Shutdown
@@ -63,9 +64,14 @@ def create_app(
         runner = JobRunner(built.engine, built.catalog_bus(), built.search.search, lease)
         if resolved.run_jobs:
             runner.start()  # feed ingests submitted to this server, and any left by a kill
+        daily = DailyJobs(built.engine, resolved.daily_jobs_at)
+        if resolved.schedule_jobs:
+            daily.start()
         try:
             yield
         finally:
+            if resolved.schedule_jobs:
+                daily.stop()
             await asyncio.to_thread(runner.stop)
             if owned:
                 await app.state.container.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -64,6 +65,13 @@ class Settings(BaseSettings):
     )
     run_jobs: bool = Field(
         default=True, description="run submitted jobs (feed ingests) in this server process"
+    )
+    daily_jobs_at: time = Field(
+        default=time(6, 0),
+        description="when the server queues the day's alert run and supplier snapshots (local)",
+    )
+    schedule_jobs: bool = Field(
+        default=True, description="queue the daily jobs from this server (any replica may)"
     )
     job_lease_s: float = Field(
         default=60.0,

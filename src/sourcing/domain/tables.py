@@ -119,11 +119,15 @@ class Job(SQLModel, table=True):
     """Work the server (or a worker) runs and a restart finishes: a claimed job whose lease
     ran out is claimed again, and its work is safe to redo (a feed sync is idempotent)."""
 
+    __table_args__ = (UniqueConstraint("dedup_key", name="uq_job_dedup_key"),)
+
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=32)
     status: JobStatus = _enum(JobStatus, default=JobStatus.QUEUED, index=True)
     payload: dict[str, Any] = _json_dict()
     submitted_by: str = Field(default="", max_length=128)
+    # One job per key ("alerts:2026-12-05"): replicas scheduling the same run queue it once.
+    dedup_key: str | None = Field(default=None, max_length=128)
     attempts: int = 0
     progress: int = 0  # rows read so far
     report: dict[str, Any] = _json_dict()
@@ -132,6 +136,23 @@ class Job(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ReorderDraft(SQLModel, table=True):
+    """A reorder the buyer has not placed yet: from an alert's one-click action, for the
+    inquiry flow to send on. `lines` hold SKU, quantity and the tier's unit price."""
+
+    __tablename__ = "reorder_draft"
+
+    id: int | None = Field(default=None, primary_key=True)
+    buyer_id: str = Field(foreign_key="buyer.id", index=True)
+    product_id: str = Field(foreign_key="product.id")
+    supplier_id: str = Field(foreign_key="supplier.id")
+    alert_id: int | None = Field(default=None, foreign_key="alert.id")
+    lines: list[dict[str, Any]] = Field(default_factory=list, sa_type=JsonColumn)
+    total_cents: int = 0
+    status: str = Field(default="draft", max_length=16)
+    created_at: datetime = _created()
 
 
 class FeedColumnMap(SQLModel, table=True):

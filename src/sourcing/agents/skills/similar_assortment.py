@@ -129,6 +129,12 @@ def _hit(listing: Listing, unit_price: int | None, score: float, why: list[str])
     )
 
 
+def listing_card(listing: Listing) -> SearchHit:
+    """A product's card at its MOQ, as search shows it (for a product named by id)."""
+    product = listing[0]
+    return _hit(listing, price_at(product, product.moq), 1.0, [])
+
+
 def _leaf_name(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 

@@ -1,4 +1,5 @@
-"""A buyer's alerts (list, acknowledge, live SSE stream) and the products they watch."""
+"""A buyer's alerts (list, acknowledge, act on, live SSE stream), reorder drafts and the
+products they watch."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from sourcing.agents.skills.act_on_alert import AlertActionResult, act_on_alert
 from sourcing.app.auth import Principal
 from sourcing.app.deps import (
     MAX_ROW_ID,
@@ -28,8 +30,10 @@ from sourcing.app.shutdown import Shutdown
 from sourcing.domain.errors import ForbiddenError
 from sourcing.domain.kinds import AlertSeverity, ApiRole
 from sourcing.domain.repositories.alerts import AlertRepository
+from sourcing.domain.repositories.drafts import ReorderDraftRepository
 from sourcing.domain.repositories.watches import WatchRepository
-from sourcing.domain.tables import Alert
+from sourcing.domain.tables import Alert, ReorderDraft
+from sourcing.prompts.loader import Language
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 KEEP_ALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
@@ -81,6 +85,33 @@ def ack_alert(alert_id: RowIdPath, principal: PrincipalDep, session: SessionDep)
     alert = AlertRepository(session).ack(_buyer_of(principal), alert_id)
     session.commit()
     return _shown(alert)
+
+
+@router.post("/alerts/{alert_id}/act")
+def act_on(
+    alert_id: RowIdPath,
+    principal: PrincipalDep,
+    session: SessionDep,
+    container: ContainerDep,
+    language: Language = "zh",
+) -> AlertActionResult:
+    """Carry out the alert's one-click action and mark it read: alternatives as cards
+    (`show_alternatives`), a stored reorder draft (`draft_reorder`), the supplier and its new
+    products (`open_supplier`), the product (`open_product`) or what to stock
+    (`open_opportunities`). Someone else's alert is a 404."""
+    buyer = _buyer_of(principal)
+    alert = AlertRepository(session).get(buyer, alert_id)
+    skills = container.assistant.deps.skills
+    result = act_on_alert(skills.engine, skills.search, skills.prompts, session, alert, language)
+    AlertRepository(session).ack(buyer, alert_id)
+    session.commit()
+    return result
+
+
+@router.get("/reorder-drafts")
+def list_reorder_drafts(principal: PrincipalDep, session: SessionDep) -> list[ReorderDraft]:
+    """The buyer's reorder drafts, newest first (made by `draft_reorder` alert actions)."""
+    return ReorderDraftRepository(session).for_buyer(_buyer_of(principal))
 
 
 def _after(engine: Engine, buyer: str, last_event_id: str | None, after_id: int | None) -> int:

@@ -1,4 +1,5 @@
-"""Feed ingest while serving: a feed body becomes a durable job the server runs with its index."""
+"""Feeds, order imports and rebuilds while serving: each becomes a durable job the server runs
+with its index; its progress and report are read back here."""
 
 from __future__ import annotations
 
@@ -6,19 +7,21 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from sourcing.app.auth import Principal
 from sourcing.app.deps import ContainerDep, RowIdPath, SessionDep, ShutdownDep, require_roles
-from sourcing.app.jobs import FEED_JOB, FeedJob, job_view
+from sourcing.app.jobs import FEED_JOB, ORDERS_JOB, FeedJob, job_view
 from sourcing.app.shutdown import Shutdown
 from sourcing.catalog_sync.columns import MAX_MAPPED_COLUMNS, FeedKind, parse_mapping
 from sourcing.domain.errors import (
@@ -80,9 +83,7 @@ async def submit_feed(
     elif source is None:
         raise BadInputError("an admin feed names its source (?source=…)")
     settings = container.settings
-    folder = settings.data_dir / "feeds"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}{suffix}"
+    path = _feed_path(settings.data_dir, suffix)
     try:
         if content_type == "application/json":
             body = await _read_capped(request, settings.max_request_bytes)
@@ -94,6 +95,48 @@ async def submit_feed(
         raise
     feed = FeedJob(str(path), feed_kind, mode, source, only_supplier, column_map)
     job = JobRepository(session).submit(FEED_JOB, feed.payload(), submitted_by=principal.caller)
+    session.commit()
+    return job_view(job) | {"links": {"self": f"/v1/jobs/{job.id}", "events": _events(job.id)}}
+
+
+class JobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["copurchase", "knowledge", "alerts"] = Field(
+        description="copurchase: rebuild from the orders and swap in; knowledge: reload the "
+        "knowledge base; alerts: due reorders, festivals, supplier risk and today's snapshots"
+    )
+    day: date | None = Field(default=None, description="alerts as of this day; default today")
+
+
+AdminDep = Annotated[Principal, Depends(require_roles(ApiRole.ADMIN))]
+
+
+@router.post("/jobs", status_code=status.HTTP_202_ACCEPTED)
+def submit_job(request: JobRequest, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
+    """Queue a rebuild or an alert run for the server; the scheduler queues the daily ones."""
+    payload = {"day": request.day.isoformat()} if request.day else {}
+    job = JobRepository(session).submit(request.kind, payload, submitted_by=principal.caller)
+    session.commit()
+    return job_view(job) | {"links": {"self": f"/v1/jobs/{job.id}", "events": _events(job.id)}}
+
+
+@router.post("/orders/import", status_code=status.HTTP_202_ACCEPTED)
+async def import_orders(
+    request: Request, principal: AdminDep, session: SessionDep, container: ContainerDep
+) -> dict[str, Any]:
+    """Queue an order-history CSV (docs/order-history.md) for import; the co-purchase
+    statistics are rebuilt from the orders and swapped in when it is done."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "text/csv":
+        raise BadInputError(f"order history is a text/csv body, not {content_type!r}")
+    path = _feed_path(container.settings.data_dir, ".csv")
+    try:
+        await _stream_to(request, path, container.settings.max_request_bytes)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    job = JobRepository(session).submit(ORDERS_JOB, {"path": str(path)}, principal.caller)
     session.commit()
     return job_view(job) | {"links": {"self": f"/v1/jobs/{job.id}", "events": _events(job.id)}}
 
@@ -155,6 +198,12 @@ async def _job_stream(
             yield f"event: progress\ndata: {data}\n\n"
         with anyio.move_on_after(min(PROGRESS_POLL_S, max(0.0, deadline - time.monotonic()))):
             await shutdown.wait()
+
+
+def _feed_path(data_dir: Path, suffix: str) -> Path:
+    folder = data_dir / "feeds"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{uuid.uuid4().hex}{suffix}"
 
 
 def _events(job_id: int | None) -> str:

@@ -44,6 +44,9 @@
       noAlerts: "暂无提醒", markRead: "标为已读", unread: (n) => `${n} 条未读提醒`, similarTo: (t) => `与「${t}」相似的货源`,
       noSimilar: "没有找到相似货源", cheaper: (p) => `便宜 ${p}`, dearer: (p) => `贵 ${p}`, view: "查看",
       clear: "清除选择", sourcing: "采购助手", you: "你", products: "商品", cards: "商品卡片",
+      follow: "关注店铺", following: "已关注店铺",
+      act: { show_alternatives: "看替代货源", draft_reorder: "生成补货单", open_supplier: "看店铺上新", open_product: "看商品", open_opportunities: "看商机" },
+      drafted: (n, total) => `已生成补货草稿：${n} 个规格，合计 ${total}`, opportunities: "现在值得备的货",
     },
     en: {
       title: "Sourcing assistant", open: "Open the sourcing assistant", close: "Close", send: "Send",
@@ -64,6 +67,9 @@
       noHistory: "No conversations yet", noAlerts: "No alerts", markRead: "Mark read", unread: (n) => `${n} unread alerts`,
       similarTo: (t) => `Similar to “${t}”`, noSimilar: "No similar items found", cheaper: (p) => `${p} cheaper`,
       dearer: (p) => `${p} dearer`, view: "View", clear: "Clear", sourcing: "Assistant", you: "You", products: "Products", cards: "Product cards",
+      follow: "Follow", following: "Following",
+      act: { show_alternatives: "See alternatives", draft_reorder: "Draft the reorder", open_supplier: "See new arrivals", open_product: "See the product", open_opportunities: "See opportunities" },
+      drafted: (n, total) => `Reorder draft ready: ${n} line(s), ${total} in all`, opportunities: "Worth stocking now",
     },
   };
 
@@ -565,8 +571,9 @@ table{border-collapse:collapse;font-size:12px;width:100%}
       const t = this.t;
       const s = c.supplier;
       const sum = c.summary || {};
+      const follow = s.id && h("button", { type: "button", class: "follow", "aria-pressed": "false", onclick: (e) => this.follow(s, e.currentTarget) }, t.follow);
       return h("div", { class: "sup", "data-supplier-id": s.id || "" },
-        h("div", { class: "t" }, s.name || s.id || ""),
+        h("div", { class: "t" }, s.name || s.id || "", " ", follow),
         h("div", { class: "tags" }, this.badges(s)),
         sum.active_products != null && h("div", { class: "mu" }, `${t.products} ${sum.active_products} · ${yuan(sum.price_min_cents)}–${yuan(sum.price_max_cents)}`),
         (c.signals || []).length > 0 && h("ul", null, c.signals.map((g) =>
@@ -619,6 +626,31 @@ table{border-collapse:collapse;font-size:12px;width:100%}
         button.setAttribute("aria-pressed", "true");
         button.textContent = this.t.watching;
       } catch (e) { this.status.textContent = e.message; }
+    }
+
+    async follow(s, button) {
+      // 私域看上新: a followed supplier's new products raise an alert for this buyer.
+      try {
+        await this.api(`/v1/follows/${encodeURIComponent(s.id)}`, { method: "PUT" });
+        button.setAttribute("aria-pressed", "true");
+        button.textContent = this.t.following;
+      } catch (e) { this.status.textContent = e.message; }
+    }
+
+    async act(a, item) {
+      // The server carries the action out (a draft is stored for the buyer) and marks it read.
+      const t = this.t;
+      this.showView("chat");
+      try {
+        const q = new URLSearchParams({ language: this.lang });
+        const r = await (await this.api(`/v1/alerts/${encodeURIComponent(a.id)}/act?${q}`, { method: "POST" })).json();
+        if (!a.read_at) { a.read_at = new Date().toISOString(); this.setUnread(this.unread - 1); item.classList.remove("unread"); }
+        const box = this.add(h("div", { class: "msg bot", "data-action": r.action }, h("p", null, a.title)));
+        if (r.draft) box.append(h("p", { class: "draft" }, t.drafted(r.draft.lines.length, yuan(r.draft.total_cents))));
+        if ((r.opportunities || []).length) box.append(h("p", null, t.opportunities),
+          h("ul", { class: "opps" }, r.opportunities.map((o) => h("li", null, [o.keyword || o.festival, o.category].filter(Boolean).join(" · ")))));
+        if ((r.cards || []).length) this.renderCards(r.cards, null, box);
+      } catch (e) { this.showError(e.message, false); }
     }
 
     async similar(p) {
@@ -737,6 +769,7 @@ table{border-collapse:collapse;font-size:12px;width:100%}
           h("div", { class: "t sev-" + a.severity }, a.title),
           h("div", { class: "mu" }, [a.severity, a.kind, a.created_at && new Date(a.created_at).toLocaleString(this.lang === "zh" ? "zh-CN" : "en")].filter(Boolean).join(" · ")),
           h("div", { class: "acts" },
+            a.action && t.act[a.action.type] && h("button", { type: "button", class: "act", "data-act": a.action.type, onclick: () => this.act(a, item) }, t.act[a.action.type]),
             pid && h("button", { type: "button", onclick: () => this.send(this.t.askAbout(a.title, pid)) }, t.view),
             pid && h("button", { type: "button", onclick: () => this.similar({ product_id: pid, title: pid }) }, t.similar),
             !a.read_at && read));

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from sourcing.domain.errors import NotFoundError
@@ -22,6 +23,20 @@ class JobRepository:
         job = Job(kind=kind, payload=payload, submitted_by=submitted_by)
         self.session.add(job)
         self.session.flush()
+        return job
+
+    def submit_once(self, kind: str, payload: dict[str, Any], dedup_key: str) -> Job | None:
+        """Queue the job unless one with `dedup_key` exists (another replica queued it first:
+        the unique key decides, inside a savepoint); None when it did."""
+        existing = self.session.exec(select(Job).where(col(Job.dedup_key) == dedup_key)).first()
+        if existing is not None:
+            return None
+        try:
+            with self.session.begin_nested():
+                job = Job(kind=kind, payload=payload, submitted_by="schedule", dedup_key=dedup_key)
+                self.session.add(job)
+        except IntegrityError:
+            return None
         return job
 
     def get(self, job_id: int) -> Job:
