@@ -119,7 +119,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/orders/import"): Rule(
         Policy.ADMIN_ONLY,
         headers={"Content-Type": "text/csv"},
-        content="buyer_id,sku_id,ordered_on,quantity,unit_price\n",
+        content="buyer,sku,date,quantity\n",
         ok=202,
     ),
     ("GET", "/v1/follows"): Rule(Policy.BUYER_KEY),

@@ -28,6 +28,7 @@ from sourcing.app.settings import Settings
 from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.kinds import SyncMode
 from sourcing.domain.repositories.alerts import AlertDraft, AlertRepository
+from sourcing.domain.repositories.orders import OrderRepository
 from sourcing.domain.tables import WidgetToken
 from sourcing.domain.types import utcnow
 from sourcing.retrieval.embedders import Embedder
@@ -350,4 +351,61 @@ def test_a_phone_viewport_of_360_px(browser: Browser, server: Server) -> None:
     assert scroll_width <= 360
     page.locator("sourcing-chat .car").first.evaluate("el => el.scrollIntoView({block: 'start'})")
     page.screenshot(path=str(SCREENSHOTS / "widget-phone.png"))
+    page.context.close()
+
+
+def _action_alerts(engine: Engine) -> dict[str, dict[str, object]]:
+    """One alert per action kind for the demo buyer; run last, after the badge counts one."""
+    with Session(engine) as session:
+        bought = OrderRepository(session).ordered_lines("b-0001")[-1].product_id
+        actions: dict[str, dict[str, object]] = {
+            "show_alternatives": {"type": "show_alternatives", "product_id": "p-000050",
+                                  "product_ids": ["p-000051", "p-000052"]},
+            "draft_reorder": {"type": "draft_reorder", "product_id": bought, "sku_ids": []},
+            "open_supplier": {"type": "open_supplier", "supplier_id": "s-0001",
+                              "product_ids": ["p-000001"]},
+            "open_product": {"type": "open_product", "product_id": "p-000050"},
+            "open_opportunities": {"type": "open_opportunities", "category": "日用百货"},
+        }  # fmt: skip
+        AlertRepository(session).add_many(
+            [
+                AlertDraft(
+                    buyer_id="b-0001",
+                    kind="price_down",
+                    title=f"动作 {kind}",
+                    dedup_key=f"widget-act-{kind}",
+                    action=action,
+                )
+                for kind, action in actions.items()
+            ]
+        )
+        session.commit()
+    return actions
+
+
+def test_every_alert_action_button_acts_and_a_supplier_can_be_followed(
+    browser: Browser, server: Server
+) -> None:
+    actions = _action_alerts(server.engine)
+    page = _page(browser)
+    _open(page, server)
+    log = page.locator("sourcing-chat [role=log]")
+    for kind in actions:
+        page.locator("sourcing-chat button.alerts").click()
+        item = page.locator("sourcing-chat .al").filter(has_text=f"动作 {kind}")
+        button = item.locator(f"button.act[data-act={kind}]")
+        with page.expect_response(lambda r: r.url.split("?")[0].endswith("/act") and r.ok):
+            button.click()
+        expect(log.locator(f"[data-action={kind}]")).to_have_count(1)
+    answers = {kind: log.locator(f"[data-action={kind}]") for kind in actions}
+    expect(answers["show_alternatives"].locator(".card")).to_have_count(2)
+    expect(answers["draft_reorder"].locator(".draft")).to_contain_text("补货草稿")
+    expect(answers["open_product"].locator(".card")).to_have_count(1)
+    expect(answers["open_opportunities"].locator(".opps li").first).to_be_visible()
+    supplier = answers["open_supplier"].locator(".sup[data-supplier-id=s-0001]")
+    expect(supplier).to_be_visible()
+    with page.expect_response(lambda r: "/v1/follows/s-0001" in r.url and r.ok):
+        supplier.locator("button.follow").click()
+    expect(supplier.locator("button.follow")).to_have_attribute("aria-pressed", "true")
+    page.screenshot(path=str(SCREENSHOTS / "alert-actions.png"))
     page.context.close()
