@@ -16,12 +16,7 @@ from rich.table import Table
 from starlette.types import ASGIApp
 
 from sourcing.app.console import console
-from sourcing.app.container import (
-    ModelClients,
-    build_container,
-    build_engine,
-    build_model,
-)
+from sourcing.app.container import ModelClients, System, build_container, build_model
 from sourcing.app.local_model import (
     DEFAULT_MODEL,
     MODELS,
@@ -358,7 +353,8 @@ def eval_import_feedback(
     """Turn thumbs-down answers into draft conversation scenarios (YAML) to review."""
     from sourcing.eval.platform import import_feedback
 
-    written = import_feedback(build_engine(Settings()), out)
+    with System(Settings()) as system:
+        written = import_feedback(system.engine, out)
     console().print(f"{written} new draft scenarios in {out}")
 
 
