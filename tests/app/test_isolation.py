@@ -257,7 +257,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> I
         spare_key, _ = repo.create(ApiRole.EVALUATOR)  # the admin's DELETE /v1/keys revokes it
         # Buyer A's widget sign-in: the owner's DELETE revokes it (again and again: idempotent).
         token, _ = WidgetTokenRepository(session).mint("b-0001", "https://shop.example", ttl_s=600)
-        draft = AlertDraft(buyer_id="b-0001", kind="price_up", title="涨价", dedup_key="t:1")
+        action = {"type": "open_product", "product_id": product.id}
+        draft = AlertDraft(
+            buyer_id="b-0001", kind="price_up", title="涨价", dedup_key="t:1", action=action
+        )
         alert = AlertRepository(session).add_many([draft])[0]
         session.commit()
         ids = {

@@ -40,6 +40,9 @@ def test_a_job_has_one_claimant_until_its_lease_runs_out(engine: Engine, tmp_pat
         later = JobRepository(session).claim(LEASE, now=first.lease_until + timedelta(seconds=1))
     assert later is not None
     assert (later.id, later.attempts) == (job_id, 2)
+    with transaction(engine) as session:  # the first claimant, back too late, holds nothing
+        assert not JobRepository(session).renew(job_id, 1, 10, LEASE)
+        assert JobRepository(session).renew(job_id, 2, 10, LEASE)
     with transaction(engine) as session:
         JobRepository(session).finish(job_id, JobStatus.COMPLETED, {})
     with transaction(engine) as session:

@@ -126,8 +126,8 @@ class _Heartbeat:
     a long step (embedding 100k products) never looks like a dead claimant; a killed process
     stops renewing, and its job is claimed again once the lease runs out."""
 
-    def __init__(self, engine: Engine, job_id: int, lease: timedelta) -> None:
-        self.engine, self.job_id, self.lease = engine, job_id, lease
+    def __init__(self, engine: Engine, job: _Claimed, lease: timedelta) -> None:
+        self.engine, self.job, self.lease = engine, job, lease
         self.rows, self._stop = 0, threading.Event()
         every = min(RENEW_EVERY_S, lease.total_seconds() / 3)
         self._thread = threading.Thread(target=self._beat, args=(every,), daemon=True)
@@ -144,9 +144,14 @@ class _Heartbeat:
         while not self._stop.wait(every):
             try:
                 with transaction(self.engine) as session:
-                    JobRepository(session).renew(self.job_id, self.rows, self.lease)
+                    job, repo = self.job, JobRepository(session)
+                    held = repo.renew(job.id, job.attempts, self.rows, self.lease)
             except Exception:  # the database away for a moment: the next beat tries again
-                _log.exception("renewing the lease of job %s failed", self.job_id)
+                _log.exception("renewing the lease of job %s failed", self.job.id)
+                continue
+            if not held:
+                _log.warning("job %s was taken over by another runner", self.job.id)
+                return
 
 
 class JobRunner:
@@ -180,7 +185,7 @@ class JobRunner:
             claimed = None if job is None else _Claimed.of(job)
         if claimed is None:
             return False
-        heartbeat = _Heartbeat(self.engine, claimed.id, self.lease)
+        heartbeat = _Heartbeat(self.engine, claimed, self.lease)
         try:
             report = self._run(claimed, heartbeat)
         except Exception as exc:

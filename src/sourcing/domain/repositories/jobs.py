@@ -81,12 +81,19 @@ class JobRepository:
     def set_payload(self, job_id: int, payload: dict[str, Any]) -> None:
         self.session.execute(update(Job).where(col(Job.id) == job_id).values(payload=payload))
 
-    def renew(self, job_id: int, progress: int, lease: timedelta) -> None:
-        self.session.execute(
+    def renew(self, job_id: int, attempt: int, progress: int, lease: timedelta) -> bool:
+        """Extends the lease of the claimant on its `attempt`; False once another claimant
+        took the job over (this one was silent past its lease)."""
+        renewed = self.session.execute(
             update(Job)
-            .where(col(Job.id) == job_id)
+            .where(
+                col(Job.id) == job_id,
+                col(Job.attempts) == attempt,
+                col(Job.status) == JobStatus.RUNNING,
+            )
             .values(progress=progress, lease_until=utcnow() + lease)
         )
+        return bool(renewed.rowcount)  # type: ignore[attr-defined]
 
     def finish(
         self, job_id: int, status: JobStatus, report: dict[str, Any], error: str = ""
