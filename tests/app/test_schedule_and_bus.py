@@ -13,8 +13,9 @@ from sqlmodel import Session, col, select
 
 from sourcing.app.container import System
 from sourcing.app.jobs import ALERTS_JOB, COPURCHASE_JOB, KNOWLEDGE_JOB, ORDERS_JOB, JobRunner
-from sourcing.app.schedule import DailyJobs, queue_daily_alerts
+from sourcing.app.schedule import ServerSchedule, queue_daily_alerts
 from sourcing.app.settings import Settings
+from sourcing.app.subscribers import RebuildFollower
 from sourcing.domain.db import transaction
 from sourcing.domain.kinds import JobStatus
 from sourcing.domain.repositories.jobs import JobRepository
@@ -42,7 +43,7 @@ def test_replicas_queue_one_alert_run_a_day(engine: Engine) -> None:
 
 def test_a_starting_server_queues_today_s_run_once(engine: Engine) -> None:
     for _ in range(2):  # two replicas starting, or one restarting
-        daily = DailyJobs(engine, clock(6, 0))
+        daily = ServerSchedule(engine, clock(6, 0))
         daily.start()
         deadline = time.monotonic() + 10
         while not _jobs(engine, ALERTS_JOB) and time.monotonic() < deadline:
@@ -88,3 +89,26 @@ def test_jobs_swap_rebuilt_statistics_and_knowledge_into_the_live_skills(
         imported = _run(system, ORDERS_JOB, {"path": str(orders)}).report
         assert imported["orders"]["imported_rows"] == 2, imported
         assert imported["copurchase"]["basket_count"] == skills.copurchase.basket_count
+
+
+def test_a_replica_picks_up_the_statistics_and_knowledge_another_one_rebuilt(
+    tmp_path: Path, use_embedder: Embedder
+) -> None:
+    settings = Settings(data_dir=tmp_path / "a")
+    load_demo(settings).dispose()
+    # Replica B: the same database, its own (embedded) index.
+    other = Settings(data_dir=tmp_path / "b", database_url=settings.resolved_database_url)
+    with System(settings, embedder=use_embedder) as a, System(other, embedder=use_embedder) as b:
+        follow = RebuildFollower(b.engine, b.skills)
+        follow()  # nothing rebuilt yet: nothing changes
+        assert b.skills.copurchase.basket_count == 0
+        knowledge = b.skills.knowledge
+        built = _run(a, COPURCHASE_JOB).report["copurchase"]["basket_count"]
+        _run(a, KNOWLEDGE_JOB)
+        assert b.skills.copurchase.basket_count == 0  # until B looks
+        follow()
+        assert b.skills.copurchase.basket_count == built > 0
+        assert b.skills.knowledge is not knowledge
+        swapped = b.skills.copurchase
+        follow()  # seen already: not loaded again
+        assert b.skills.copurchase is swapped

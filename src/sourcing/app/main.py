@@ -34,10 +34,11 @@ from sourcing.app.routes import (
 )
 from sourcing.app.routes.feeds import FEEDS_PATH
 from sourcing.app.runtime import token_hash
-from sourcing.app.schedule import DailyJobs
+from sourcing.app.schedule import ServerSchedule
 from sourcing.app.security import install_browser_security
 from sourcing.app.settings import Settings
 from sourcing.app.shutdown import RefuseWhenStopping, Shutdown
+from sourcing.app.subscribers import RebuildFollower
 
 
 def create_app(
@@ -64,14 +65,17 @@ def create_app(
         runner = JobRunner(built.engine, built.catalog_bus(), built.search.search, lease)
         if resolved.run_jobs:
             runner.start()  # feed ingests submitted to this server, and any left by a kill
-        daily = DailyJobs(built.engine, resolved.daily_jobs_at)
-        if resolved.schedule_jobs:
-            daily.start()
+        schedule = ServerSchedule(
+            built.engine,
+            resolved.daily_jobs_at,
+            daily=resolved.schedule_jobs,
+            follow=RebuildFollower(built.engine, built.assistant.deps.skills),
+        )
+        schedule.start()
         try:
             yield
         finally:
-            if resolved.schedule_jobs:
-                daily.stop()
+            schedule.stop()
             await asyncio.to_thread(runner.stop)
             if owned:
                 await app.state.container.aclose()

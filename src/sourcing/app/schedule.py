@@ -1,13 +1,16 @@
-"""The server's daily jobs on APScheduler: the alert run (due reorders, festivals, supplier risk
-and the day's supplier snapshots) is queued once a day, by whichever replica comes first."""
+"""The server's clock on APScheduler: the daily alert run (due reorders, festivals, supplier risk
+and the day's supplier snapshots) queued once a day by whichever replica comes first, and the
+rebuilds other replicas ran picked up every few seconds."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from sourcing.app.jobs import ALERTS_JOB
@@ -15,6 +18,7 @@ from sourcing.domain.db import transaction
 from sourcing.domain.repositories.jobs import JobRepository
 
 _log = logging.getLogger("sourcing.schedule")
+FOLLOW_EVERY_S = 5.0  # how soon a replica picks up statistics another one rebuilt
 
 
 def queue_daily_alerts(engine: Engine, day: date) -> int | None:
@@ -26,24 +30,40 @@ def queue_daily_alerts(engine: Engine, day: date) -> int | None:
         return None if job is None else job.id
 
 
-class DailyJobs:
-    """Queues the day's jobs at `at` (the server's local time) and once at start, so a server
-    that was down at that hour still runs the day's alerts when it comes back."""
+class ServerSchedule:
+    """What a server does on the clock. With `daily`, it queues the day's jobs at `at` (local
+    time) and once at start, so a server that was down at that hour still runs the day's alerts.
+    With `follow`, it calls it every `follow_every_s`: the rebuilds other replicas ran."""
 
-    def __init__(self, engine: Engine, at: time) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        engine: Engine,
+        at: time,
+        *,
+        daily: bool = True,
+        follow: Callable[[], None] | None = None,
+        follow_every_s: float = FOLLOW_EVERY_S,
+    ) -> None:
+        self.engine, self.daily = engine, daily
         self.scheduler = BackgroundScheduler(daemon=True)
-        self.scheduler.add_job(
-            self._queue,
-            CronTrigger(hour=at.hour, minute=at.minute),
-            id="daily-alerts",
-            coalesce=True,
-            misfire_grace_time=3600,
-        )
+        if daily:
+            self.scheduler.add_job(
+                self._queue,
+                CronTrigger(hour=at.hour, minute=at.minute),
+                id="daily-alerts",
+                coalesce=True,
+                misfire_grace_time=3600,
+            )
+        if follow is not None:
+            self.scheduler.add_job(
+                follow, IntervalTrigger(seconds=follow_every_s), id="follow-rebuilds",
+                coalesce=True, max_instances=1,
+            )  # fmt: skip
 
     def start(self) -> None:
         self.scheduler.start()
-        self.scheduler.add_job(self._queue, id="daily-alerts-at-start")  # runs now, once
+        if self.daily:
+            self.scheduler.add_job(self._queue, id="daily-alerts-at-start")  # runs now, once
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)

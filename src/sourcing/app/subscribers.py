@@ -9,12 +9,16 @@ from sqlmodel import Session
 
 from sourcing.agents.alerts import run_alert_jobs
 from sourcing.agents.tools import SkillDeps
+from sourcing.app.jobs import COPURCHASE_JOB, KNOWLEDGE_JOB, ORDERS_JOB
 from sourcing.catalog_sync.baskets import build_copurchase, load_copurchase
 from sourcing.catalog_sync.bus import CatalogBus, CatalogChanged
+from sourcing.domain.repositories.jobs import JobRepository
 from sourcing.domain.repositories.reference import ReferenceRepository
 from sourcing.retrieval.indexer import Indexer
 from sourcing.retrieval.knowledge import KnowledgeIndex
 from sourcing.retrieval.search import ProductSearch
+
+STATISTICS_JOBS = (COPURCHASE_JOB, ORDERS_JOB)  # their completion rebuilt the co-purchase stats
 
 
 class KnowledgeReport(BaseModel):
@@ -40,6 +44,31 @@ def build_bus(
     if skills is not None:
         bus.subscribe("knowledge", {"reference"}, lambda _: _reload_knowledge(skills))
     return bus
+
+
+class RebuildFollower:
+    """Swaps in what another replica rebuilt: a job's subscribers swap statistics and
+    knowledge only in the process that ran it, so every server compares the newest completed
+    rebuild job of each kind with the one it last saw, and reloads when there is a newer one."""
+
+    def __init__(self, engine: Engine, skills: SkillDeps) -> None:
+        self.engine, self.skills = engine, skills
+        self.seen = self._latest()  # what start-up loaded is current
+
+    def __call__(self) -> None:
+        latest = self._latest()
+        if self._newer(latest, STATISTICS_JOBS):
+            self.skills.copurchase = load_copurchase(self.engine)
+        if self._newer(latest, (KNOWLEDGE_JOB,)):
+            _reload_knowledge(self.skills)
+        self.seen = latest
+
+    def _newer(self, latest: dict[str, int], kinds: tuple[str, ...]) -> bool:
+        return any(latest.get(kind, 0) > self.seen.get(kind, 0) for kind in kinds)
+
+    def _latest(self) -> dict[str, int]:
+        with Session(self.engine) as session:
+            return JobRepository(session).latest_completed((*STATISTICS_JOBS, KNOWLEDGE_JOB))
 
 
 def _alerts(engine: Engine, search: ProductSearch | None, change: CatalogChanged) -> BaseModel:

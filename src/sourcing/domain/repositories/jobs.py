@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -38,6 +40,15 @@ class JobRepository:
         except IntegrityError:
             return None
         return job
+
+    def latest_completed(self, kinds: Sequence[str]) -> dict[str, int]:
+        """The id of the newest completed job of each kind (kinds never completed are absent)."""
+        rows = self.session.execute(
+            sa_select(col(Job.kind), func.max(col(Job.id)))
+            .where(col(Job.kind).in_(kinds), col(Job.status) == JobStatus.COMPLETED)
+            .group_by(col(Job.kind))
+        )
+        return {str(kind): int(latest) for kind, latest in rows}
 
     def get(self, job_id: int) -> Job:
         job = self.session.get(Job, job_id)
