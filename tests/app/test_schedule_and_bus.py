@@ -16,10 +16,11 @@ from sourcing.app.jobs import ALERTS_JOB, COPURCHASE_JOB, KNOWLEDGE_JOB, ORDERS_
 from sourcing.app.schedule import ServerSchedule, queue_daily_alerts
 from sourcing.app.settings import Settings
 from sourcing.app.subscribers import RebuildFollower
-from sourcing.domain.db import transaction
+from sourcing.domain.db import make_engine, transaction
 from sourcing.domain.kinds import JobStatus
 from sourcing.domain.repositories.jobs import JobRepository
 from sourcing.domain.tables import Job
+from sourcing.eval.bench_chat import free_port
 from sourcing.retrieval.embedders import Embedder
 from tests.app.demo_data import load_demo
 
@@ -100,6 +101,7 @@ def test_a_replica_picks_up_the_statistics_and_knowledge_another_one_rebuilt(
     other = Settings(data_dir=tmp_path / "b", database_url=settings.resolved_database_url)
     with System(settings, embedder=use_embedder) as a, System(other, embedder=use_embedder) as b:
         follow = RebuildFollower(b.engine, b.skills)
+        follow.start()
         follow()  # nothing rebuilt yet: nothing changes
         assert b.skills.copurchase.basket_count == 0
         knowledge = b.skills.knowledge
@@ -112,3 +114,19 @@ def test_a_replica_picks_up_the_statistics_and_knowledge_another_one_rebuilt(
         swapped = b.skills.copurchase
         follow()  # seen already: not loaded again
         assert b.skills.copurchase is swapped
+
+
+def test_a_follower_with_the_database_away_waits_for_it_and_swaps_nothing(
+    tmp_path: Path, use_embedder: Embedder
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    load_demo(settings).dispose()
+    with System(settings, embedder=use_embedder) as system:
+        skills = system.skills
+        before = skills.copurchase
+        dead = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test")
+        follow = RebuildFollower(dead, skills)
+        follow.start()  # logged, not raised: the server still starts and reports not ready
+        follow()
+        assert follow.seen is None
+        assert skills.copurchase is before

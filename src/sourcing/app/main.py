@@ -65,11 +65,10 @@ def create_app(
         runner = JobRunner(built.engine, built.catalog_bus(), built.search.search, lease)
         if resolved.run_jobs:
             runner.start()  # feed ingests submitted to this server, and any left by a kill
+        follow = RebuildFollower(built.engine, built.assistant.deps.skills)
+        follow.start()
         schedule = ServerSchedule(
-            built.engine,
-            resolved.daily_jobs_at,
-            daily=resolved.schedule_jobs,
-            follow=RebuildFollower(built.engine, built.assistant.deps.skills),
+            built.engine, resolved.daily_jobs_at, daily=resolved.schedule_jobs, follow=follow
         )
         schedule.start()
         try:

@@ -3,8 +3,11 @@ re-embedded, alerts raised, co-purchase statistics and the knowledge base swappe
 
 from __future__ import annotations
 
+import logging
+
 from pydantic import BaseModel
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from sourcing.agents.alerts import run_alert_jobs
@@ -18,6 +21,7 @@ from sourcing.retrieval.indexer import Indexer
 from sourcing.retrieval.knowledge import KnowledgeIndex
 from sourcing.retrieval.search import ProductSearch
 
+_log = logging.getLogger("sourcing.follow")
 STATISTICS_JOBS = (COPURCHASE_JOB, ORDERS_JOB)  # their completion rebuilt the co-purchase stats
 
 
@@ -53,18 +57,31 @@ class RebuildFollower:
 
     def __init__(self, engine: Engine, skills: SkillDeps) -> None:
         self.engine, self.skills = engine, skills
-        self.seen = self._latest()  # what start-up loaded is current
+        self.seen: dict[str, int] | None = None  # read at the first tick: start-up loaded that
+
+    def start(self) -> None:
+        """Records what start-up loaded as current; a database still away is read next tick."""
+        self._tick(reload=False)
 
     def __call__(self) -> None:
-        latest = self._latest()
-        if self._newer(latest, STATISTICS_JOBS):
-            self.skills.copurchase = load_copurchase(self.engine)
-        if self._newer(latest, (KNOWLEDGE_JOB,)):
-            _reload_knowledge(self.skills)
+        self._tick(reload=True)
+
+    def _tick(self, *, reload: bool) -> None:
+        try:
+            latest = self._latest()
+        except SQLAlchemyError:  # the database away: readiness reports it; the next tick retries
+            _log.warning("reading the newest rebuilds failed; trying again next tick")
+            return
+        if self.seen is not None and reload:
+            if self._newer(latest, STATISTICS_JOBS):
+                self.skills.copurchase = load_copurchase(self.engine)
+            if self._newer(latest, (KNOWLEDGE_JOB,)):
+                _reload_knowledge(self.skills)
         self.seen = latest
 
     def _newer(self, latest: dict[str, int], kinds: tuple[str, ...]) -> bool:
-        return any(latest.get(kind, 0) > self.seen.get(kind, 0) for kind in kinds)
+        seen = self.seen or {}
+        return any(latest.get(kind, 0) > seen.get(kind, 0) for kind in kinds)
 
     def _latest(self) -> dict[str, int]:
         with Session(self.engine) as session:
@@ -72,8 +89,8 @@ class RebuildFollower:
 
 
 def _alerts(engine: Engine, search: ProductSearch | None, change: CatalogChanged) -> BaseModel:
-    if change.events_after is not None or change.sync is None:
-        return run_alert_jobs(engine, search, since_event_id=change.events_after)
+    if change.sync is None:
+        return run_alert_jobs(engine, search)
     return run_alert_jobs(engine, search, sync_run_id=change.sync.run_id)
 
 
