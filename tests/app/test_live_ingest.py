@@ -212,6 +212,10 @@ def test_a_runner_killed_mid_ingest_finishes_the_job_exactly_once_on_restart(
         apply_feed(system.engine, system.bus(), feed, kind="products", mode=SyncMode.DELTA,
                    source="merchant-feed")  # fmt: skip
     ingested, uninterrupted = _tally(served.settings), _tally(reference)
+    extra = ingested["alerts"] - uninterrupted["alerts"]
+    missing = uninterrupted["alerts"] - ingested["alerts"]
+    assert not extra, f"alerts the uninterrupted run did not raise: {extra}"
+    assert not missing, f"alerts the interrupted run lost: {missing}"
     assert ingested == uninterrupted
     assert ingested["drift"] == 0
     assert uninterrupted["alerts"], "the followed supplier's new products raise alerts"

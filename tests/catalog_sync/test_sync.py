@@ -11,7 +11,14 @@ from sqlmodel import Session, select
 
 from sourcing.catalog_sync.feeds import RawRow, read_feed
 from sourcing.catalog_sync.sync import sync_feed, sync_rows
-from sourcing.domain.kinds import CatalogEventKind, ProductStatus, SupplierStatus, SyncMode
+from sourcing.domain.errors import NotFoundError
+from sourcing.domain.kinds import (
+    CatalogEventKind,
+    ProductStatus,
+    SupplierStatus,
+    SyncMode,
+    SyncStatus,
+)
 from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.domain.tables import CatalogEvent, Product, Sku, Supplier, SyncRun
 from tests.catalog_sync.feedfiles import SUPPLIERS, product, write_csv, write_jsonl
@@ -221,6 +228,39 @@ def test_a_run_that_crashes_half_way_is_completed_by_a_rerun(
             select(CatalogEvent).where(CatalogEvent.kind == CatalogEventKind.PRODUCT_ADDED)
         ).all()
         assert sorted(e.product_id for e in added) == [f"p{i:03d}" for i in range(95)]
+
+
+def test_a_rerun_into_the_crashed_run_keeps_one_run_with_every_event(
+    suppliers_loaded: Engine, tmp_path: Path
+) -> None:
+    feed = write_jsonl(tmp_path / "feed.jsonl", [product(f"p{i:03d}") for i in range(30)])
+    crashed = sync_feed(suppliers_loaded, write_jsonl(tmp_path / "half.jsonl", [product("p000")]))
+    with Session(suppliers_loaded) as session:
+        CatalogRepository(session).finish_sync_run(
+            crashed.run_id, status=SyncStatus.FAILED, counts={}, error="killed"
+        )
+        session.commit()
+
+    rerun = sync_feed(suppliers_loaded, feed, source="half", run_id=crashed.run_id)
+
+    assert (rerun.run_id, rerun.added, rerun.unchanged) == (crashed.run_id, 29, 1)
+    with Session(suppliers_loaded) as session:
+        runs = session.exec(select(SyncRun).where(SyncRun.feed_kind == "products")).all()
+        assert [(r.id, r.status, r.error) for r in runs] == [
+            (crashed.run_id, SyncStatus.COMPLETED, "")
+        ]
+    added = [
+        event for event in _events(suppliers_loaded, crashed.run_id) if event[0] == "product_added"
+    ]
+    assert sorted(e[1] for e in added) == [f"p{i:03d}" for i in range(30)]
+
+
+def test_a_rerun_into_a_run_that_does_not_exist_is_refused(
+    suppliers_loaded: Engine, tmp_path: Path
+) -> None:
+    feed = write_jsonl(tmp_path / "feed.jsonl", [product("p000")])
+    with pytest.raises(NotFoundError, match="no sync run 999"):
+        sync_feed(suppliers_loaded, feed, run_id=999)
 
 
 def test_supplier_snapshot_suspends_absent_suppliers(

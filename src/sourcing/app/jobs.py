@@ -21,7 +21,7 @@ from sourcing.catalog_sync.order_history import import_order_history
 from sourcing.catalog_sync.sync import SyncReport, sync_feed
 from sourcing.domain.db import transaction
 from sourcing.domain.kinds import JobStatus, SyncMode
-from sourcing.domain.repositories.alerts import SourceRepository
+from sourcing.domain.repositories.catalog import CatalogRepository
 from sourcing.domain.repositories.jobs import JobRepository
 from sourcing.domain.tables import Job
 from sourcing.retrieval.indexer import IndexReport
@@ -50,12 +50,12 @@ def apply_feed(
     progress: Callable[[int], None] | None = None,
     column_map: Mapping[str, str] | None = None,
     only_supplier: str | None = None,
-    events_after: int | None = None,
+    run_id: int | None = None,
     redo: bool = False,
 ) -> tuple[SyncReport, AlertRunReport | None]:
     """A feed's whole consequence, the same from the CLI and from a job: the sync, then the bus
-    (re-index, alerts …) for this run's events, or for every event after `events_after` (a
-    redone job's first attempt wrote some of them)."""
+    (re-index, alerts …) for the run's events; a redone job passes the `run_id` its first
+    attempt started, so the run holds the events of both attempts."""
     result = sync_feed(
         engine,
         path,
@@ -66,8 +66,9 @@ def apply_feed(
         progress=progress,
         column_map=column_map,
         only_supplier=only_supplier,
+        run_id=run_id,
     )
-    change = CatalogChanged(kind, result, events_after=events_after, redo=redo)
+    change = CatalogChanged(kind, result, redo=redo)
     reports = bus.publish(change)
     if isinstance(indexed := reports.get("index"), IndexReport):
         result.indexed = indexed.embedded
@@ -230,9 +231,12 @@ class JobRunner:
 
     def _feed(self, job: _Claimed, heartbeat: _Heartbeat) -> dict[str, Any]:
         feed, payload = FeedJob.of(job.payload), job.payload
-        if "events_after" not in payload:  # the first attempt: where its events will start
+        if "run_id" not in payload:  # the first attempt: the run every attempt writes to
             with transaction(self.engine) as session:
-                payload["events_after"] = SourceRepository(session).last_event_id()
+                run = CatalogRepository(session).start_sync_run(
+                    source=feed.source, path=Path(feed.path).name, kind=feed.kind, mode=feed.mode
+                )
+                payload["run_id"] = run.id
                 JobRepository(session).set_payload(job.id, payload)
         result, alerts = apply_feed(
             self.engine,
@@ -244,7 +248,7 @@ class JobRunner:
             progress=heartbeat.note,
             only_supplier=feed.only_supplier,
             column_map=feed.column_map,
-            events_after=int(payload["events_after"]),
+            run_id=int(payload["run_id"]),
             redo=job.attempts > 1,
         )
         return {

@@ -20,9 +20,7 @@ _log = logging.getLogger("sourcing.bus")
 class CatalogChanged:
     what: Changed
     sync: SyncReport | None = None  # the feed's run, for products and suppliers
-    # A redone job covers every catalog event after this id: its first attempt wrote some.
-    events_after: int | None = None
-    redo: bool = False
+    redo: bool = False  # a redone job: its first attempt may have died before re-embedding
 
 
 Subscriber = Callable[[CatalogChanged], BaseModel | None]

@@ -109,10 +109,13 @@ def sync_feed(
     indexer: Indexer | None = None,
     column_map: Mapping[str, str] | None = None,
     only_supplier: str | None = None,
+    run_id: int | None = None,
 ) -> SyncReport:
     """Sync the feed file at `path`; the source defaults to the file name without extension.
     `column_map` ({header: column}) is saved for the source and read with its later feeds;
-    with `only_supplier`, a row of another supplier is rejected (a merchant's own feed).
+    with `only_supplier`, a row of another supplier is rejected (a merchant's own feed);
+    with `run_id`, the events go to that run, opened again (a redone job's first attempt
+    started it), so one feed is one run however often it was interrupted.
 
     With an `indexer`, the products the run changed are re-embedded (only those); a crash
     before that leaves work for `Indexer.catch_up`, which the server runs at start.
@@ -128,6 +131,7 @@ def sync_feed(
         progress=progress,
         column_map=column_map,
         only_supplier=only_supplier,
+        run_id=run_id,
     )
     if indexer is not None and report.changed_ids:
         report.indexed = indexer.refresh(report.changed_ids).embedded
@@ -146,6 +150,7 @@ def sync_rows(
     progress: ProgressCallback | None = None,
     column_map: Mapping[str, str] | None = None,
     only_supplier: str | None = None,
+    run_id: int | None = None,
 ) -> SyncReport:
     if batch_size < 1:
         raise BadInputError("batch size must be at least 1")
@@ -155,7 +160,10 @@ def sync_rows(
         if column_map:
             catalog.save_column_map(source, kind, dict(column_map))
         saved = catalog.column_map(source, kind)
-        run = catalog.start_sync_run(source=source, path=file, kind=kind, mode=mode)
+        if run_id is None:
+            run = catalog.start_sync_run(source=source, path=file, kind=kind, mode=mode)
+        else:
+            run = catalog.reopen_sync_run(run_id)
     assert run.id is not None
     state = _RunState(
         file,

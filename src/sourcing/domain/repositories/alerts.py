@@ -253,9 +253,6 @@ class SourceRepository:
         query = sa_select(func.min(col(SyncRun.id))).group_by(col(SyncRun.feed_source))
         return {int(run_id) for run_id in self.session.scalars(query) if run_id is not None}
 
-    def last_event_id(self) -> int:
-        return int(self.session.exec(select(func.max(CatalogEvent.id))).one() or 0)
-
     def suppliers_of(self, product_ids: Sequence[str]) -> dict[str, str]:
         """Product id → supplier id, for the products that have one."""
         found: dict[str, str] = {}

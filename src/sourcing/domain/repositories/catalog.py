@@ -44,6 +44,15 @@ class CatalogRepository:
         self.session.flush()
         return run
 
+    def reopen_sync_run(self, run_id: int) -> SyncRun:
+        run = self.session.get(SyncRun, run_id)
+        if run is None:
+            raise NotFoundError(f"no sync run {run_id}")
+        run.status, run.error, run.finished_at = SyncStatus.RUNNING, "", None
+        self.session.add(run)
+        self.session.flush()
+        return run
+
     def finish_sync_run(
         self, run_id: int, *, status: SyncStatus, counts: dict[str, int], error: str = ""
     ) -> None:
