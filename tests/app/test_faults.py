@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.db import make_engine
 from sourcing.domain.kinds import ApiRole
 from sourcing.domain.repositories.keys import ApiKeyRepository
-from sourcing.eval.bench_chat import serve
+from sourcing.eval.bench_chat import free_port, serve
 from sourcing.eval.fake_model import MODEL_NAME, Pace, build_app
 from sourcing.prompts.loader import PromptLibrary
 from sourcing.retrieval.embedders import Embedder
@@ -63,13 +62,6 @@ class Service:
 
     def turn(self, message: str = "保温杯 500ml", **body: Any) -> Any:  # the test client's Response
         return self.client.post("/v1/chat", json={"message": message, **body}, headers=self.headers)
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port  # closed again: a connection to it is refused
 
 
 @pytest.fixture(scope="module")
@@ -265,7 +257,7 @@ def test_a_locked_database_is_a_503_with_retry_after_and_writes_nothing(
 
 
 def test_an_unreachable_database_is_a_503_with_retry_after(service: Service) -> None:
-    gone = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/test")
+    gone = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test")
 
     def dead_session() -> Iterator[Session]:
         with Session(gone) as session:
@@ -323,7 +315,7 @@ def _product_status(service: Service, product_id: str) -> int:
 def test_a_cli_command_on_an_unreachable_database_exits_2_with_a_clear_error(
     cli_env: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/test"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test"
     monkeypatch.setenv("SOURCING_DATABASE_URL", url)
     assert _run(["keys", "list"]) == 2
     assert "the database is unreachable" in capsys.readouterr().err
@@ -337,7 +329,7 @@ def test_a_qdrant_server_that_is_gone_makes_search_a_503_with_retry_after(
 ) -> None:
     embedder = service.container.search.embedder
     meta = IndexMeta(embedder=embedder.name, dim=embedder.dim)
-    dead = QdrantClient(url=f"http://127.0.0.1:{_closed_port()}", timeout=1)
+    dead = QdrantClient(url=f"http://127.0.0.1:{free_port()}", timeout=1)
     search = ProductSearch(
         engine=service.container.engine,
         index=ClientProductIndex(dead, "products", meta),
@@ -359,7 +351,7 @@ def test_a_qdrant_server_that_is_gone_makes_search_a_503_with_retry_after(
 def test_cli_search_with_the_qdrant_server_gone_exits_2_with_a_clear_error(
     cli_env: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("SOURCING_QDRANT_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("SOURCING_QDRANT_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("SOURCING_QDRANT_TIMEOUT_S", "1")
     assert _run(["search", "保温杯"]) == 2
     assert "the search index is unavailable" in capsys.readouterr().err
@@ -374,7 +366,7 @@ def test_cli_search_while_the_server_holds_the_index_exits_2_naming_the_holder(
 
 
 def test_a_second_server_on_a_held_index_refuses_to_start(cli_env: Settings) -> None:
-    port = _closed_port()
+    port = free_port()
     command = [sys.executable, "-m", "sourcing.app.cli", "serve", f"--port={port}"]
     started = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert started.returncode == 3, started.stdout + started.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,16 +22,9 @@ from sourcing.app.main import create_app
 from sourcing.app.settings import Settings
 from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.db import make_engine
+from sourcing.eval.bench_chat import free_port
 from sourcing.retrieval.embedders import Embedder
 from tests.catalog_sync.feedfiles import SUPPLIERS, product, write_jsonl
-
-
-def _closed_port() -> int:
-    """A loopback port nothing listens on: connecting to it is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +60,7 @@ def test_ready_reports_each_check(container: Container) -> None:
 def test_an_unreachable_database_makes_readiness_a_503_but_not_liveness(
     container: Container,
 ) -> None:
-    dead = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/test")
+    dead = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test")
     down = replace(container, engine=dead)
     with TestClient(create_app(container=down)) as client:
         assert client.get("/healthz").status_code == 200
@@ -89,7 +81,7 @@ def test_the_model_breaker_is_reported_and_an_open_one_does_not_fail_readiness(
     container: Container,
 ) -> None:
     # Never called: the breaker is opened by hand, as failed calls would open it.
-    endpoint = f"http://127.0.0.1:{_closed_port()}/v1"
+    endpoint = f"http://127.0.0.1:{free_port()}/v1"
     settings = container.settings.model_copy(update={"llm_base_url": endpoint, "llm_model": "m"})
     model = build_model(settings)
     assert model is not None

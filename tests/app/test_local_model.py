@@ -24,6 +24,7 @@ from sourcing.app.local_model import (
 )
 from sourcing.app.model_cli import model_app
 from sourcing.domain.errors import ConfigurationError
+from sourcing.eval.bench_chat import free_port
 
 CHUNKS = [b"GGUF" + b"a" * 1000, b"b" * 3000, b"c" * 17]
 BLOB = b"".join(CHUNKS)
@@ -192,7 +193,7 @@ def test_the_server_is_configured_as_measured(tmp_path: Path) -> None:
     model.write_bytes(BLOB)
     importer: Callable[[str], ModuleType] = lambda _name: fake  # noqa: E731
 
-    port = _free_port()
+    port = free_port()
     with pytest.raises(ConfigurationError, match="not ready"):
         serve_model(model, port=port, ready_timeout_s=0.0, model="tiny", importer=importer)
     assert vars(seen["params"])["port"] == port
@@ -210,14 +211,6 @@ def test_the_server_is_configured_as_measured(tmp_path: Path) -> None:
         "use_jinja": True,
         "hostnames": ["127.0.0.1"],
     }
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_a_busy_port_is_reported_before_loading(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ phone layouts go to docs/screenshots/.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from sourcing.domain.repositories.alerts import AlertDraft, AlertRepository
 from sourcing.domain.repositories.orders import OrderRepository
 from sourcing.domain.tables import WidgetToken
 from sourcing.domain.types import utcnow
+from sourcing.eval.bench_chat import free_port
 from sourcing.retrieval.embedders import Embedder
 from tests.app.demo_data import load_demo
 from tests.catalog_sync.feedfiles import product, write_jsonl
@@ -51,13 +51,6 @@ TIMEOUT_MS = 10_000
 class Server:
     url: str
     engine: Engine
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +82,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, use_embedder: Embedder) -> 
         session.commit()
     container = build_container(settings, embedder=use_embedder)  # start-up indexes the catalog
     app = create_app(container=container)
-    port = _free_port()
+    port = free_port()
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
