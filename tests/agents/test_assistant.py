@@ -27,7 +27,7 @@ from sourcing.agents.events import (
 )
 from sourcing.agents.llm import LLMConfig, ResilientChat, build_chat_model
 from sourcing.agents.router import IntentRouter
-from sourcing.agents.tools import SkillDeps
+from sourcing.agents.skills.deps import SkillDeps
 from sourcing.catalog_sync.reference import load_reference
 from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.kinds import MessageRole, SyncMode

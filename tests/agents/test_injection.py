@@ -17,7 +17,7 @@ from sourcing.agents.assistant import Assistant, AssistantDeps, Turn
 from sourcing.agents.events import ChatEvent, Done, TextDelta, ToolCall, ToolResult
 from sourcing.agents.llm import ResilientChat
 from sourcing.agents.router import IntentRouter
-from sourcing.agents.tools import SkillDeps
+from sourcing.agents.skills.deps import SkillDeps
 from sourcing.catalog_sync.reference import load_reference
 from sourcing.catalog_sync.sync import sync_feed
 from sourcing.domain.kinds import KnowledgeKind, MessageRole, SyncMode

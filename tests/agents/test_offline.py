@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from sourcing.agents.events import Clarify, TextDelta, ToolCall, ToolResult
 from sourcing.agents.offline import OfflinePlanner, detect_language, parse_budget_cents
 from sourcing.agents.router import IntentRouter
-from sourcing.agents.tools import SkillDeps
+from sourcing.agents.skills.deps import SkillDeps
 from sourcing.catalog_sync.reference import load_reference
 from sourcing.domain.tables import KnowledgeDoc, Product
 from sourcing.prompts.loader import PromptLibrary

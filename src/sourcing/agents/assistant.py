@@ -43,9 +43,10 @@ from sourcing.agents.history import (
 from sourcing.agents.llm import ModelUnavailableError, ResilientChat
 from sourcing.agents.markup import inert_text
 from sourcing.agents.offline import OfflinePlanner, detect_language
+from sourcing.agents.skills.deps import SkillDeps
 from sourcing.agents.toolcalls import ParsedToolCall, ReasoningFilter, ToolCallGate
 from sourcing.agents.toolcalls import extract_tool_calls as parse_content_calls
-from sourcing.agents.tools import SkillDeps, SkillTools, ToolArtifact
+from sourcing.agents.tools import SkillTools, ToolArtifact
 from sourcing.domain.errors import BadInputError, ConversationFullError
 from sourcing.domain.kinds import MessageRole, MessageStatus
 from sourcing.domain.repositories.conversations import ConversationRepository

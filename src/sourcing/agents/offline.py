@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sourcing.agents.events import ChatEvent, Clarify, TextDelta, ToolCall, ToolResult
+from sourcing.agents.skills.deps import SkillDeps
 from sourcing.agents.skills.guide import GuideInput, guide
 from sourcing.agents.skills.supplier_profile import SupplierProfileInput, supplier_profile
-from sourcing.agents.tools import SkillDeps, SkillTools
+from sourcing.agents.tools import SkillTools
 from sourcing.domain.errors import NotFoundError
 from sourcing.prompts.loader import LANGUAGES, Language
 from sourcing.retrieval.lexical import has_cjk

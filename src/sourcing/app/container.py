@@ -16,7 +16,7 @@ from sqlmodel import Session
 from sourcing.agents.assistant import Assistant, AssistantDeps, AssistantOptions
 from sourcing.agents.llm import LLMConfig, ResilientChat, build_chat_model
 from sourcing.agents.router import IntentRouter
-from sourcing.agents.tools import SkillDeps
+from sourcing.agents.skills.deps import SkillDeps
 from sourcing.app.observability import Metrics, TimedProductSearch
 from sourcing.app.ratelimit import (
     InProcessRateLimiter,

@@ -9,7 +9,7 @@ from fastapi import Depends, Header, Path, Request
 from sqlmodel import Session
 
 from sourcing.agents.assistant import Assistant
-from sourcing.agents.tools import SkillDeps
+from sourcing.agents.skills.deps import SkillDeps
 from sourcing.app.auth import (
     Principal,
     authenticate,

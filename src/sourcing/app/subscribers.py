@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from sourcing.agents.alerts import run_alert_jobs
-from sourcing.agents.tools import SkillDeps
+from sourcing.agents.skills.deps import SkillDeps
 from sourcing.app.jobs import COPURCHASE_JOB, KNOWLEDGE_JOB, ORDERS_JOB
 from sourcing.catalog_sync.baskets import build_copurchase, load_copurchase
 from sourcing.catalog_sync.bus import CatalogBus, CatalogChanged

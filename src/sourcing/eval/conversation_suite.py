@@ -33,7 +33,7 @@ from sourcing.agents.events import (
 )
 from sourcing.agents.llm import ResilientChat
 from sourcing.agents.router import IntentRouter
-from sourcing.agents.tools import SkillDeps
+from sourcing.agents.skills.deps import SkillDeps
 from sourcing.catalog_sync.baskets import build_copurchase, load_copurchase
 from sourcing.catalog_sync.reference import load_reference
 from sourcing.catalog_sync.sync import sync_feed

@@ -6,12 +6,13 @@ import json
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from sourcing.agents.skills.fields import SERVICE
 from sourcing.domain.errors import NotFoundError
 from sourcing.domain.money import format_cents, unit_price_at
 from sourcing.domain.numbers import MAX_BUDGET_CENTS
@@ -110,8 +111,10 @@ class BuildBundleInput(BaseModel):
     quantity: int | None = Field(
         default=None, ge=1, le=1_000_000, description="units per item; below an MOQ the MOQ"
     )
-    constraints: Constraints = Constraints()
-    language: Language = "zh"
+    constraints: Constraints = Field(
+        default=Constraints(), description="hard requirements; amounts in cents (分)"
+    )
+    language: Annotated[Language, SERVICE] = "zh"
 
     @model_validator(mode="after")
     def _needs_a_theme(self) -> BuildBundleInput:

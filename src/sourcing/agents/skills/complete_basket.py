@@ -6,12 +6,13 @@ import json
 from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from sourcing.agents.skills.fields import SERVICE
 from sourcing.domain.errors import NotFoundError
 from sourcing.domain.kinds import ProductStatus, SupplierStatus
 from sourcing.domain.money import format_cents
@@ -33,7 +34,7 @@ class CompleteBasketInput(BaseModel):
 
     product_ids: list[str] = Field(min_length=1, max_length=20, description="the basket so far")
     limit: int = Field(default=10, ge=1, le=30)
-    language: Language = "zh"
+    language: Annotated[Language, SERVICE] = "zh"
 
 
 class BasketSuggestion(BaseModel):

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from sourcing.agents.skills.fields import SERVICE
 from sourcing.agents.skills.select_products import SelectProductsInput, select_products
 from sourcing.domain.errors import BadInputError, NotFoundError
 from sourcing.domain.kinds import TrendSource
@@ -77,16 +78,22 @@ class DiscoverOpportunitiesInput(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    buyer_id: str | None = Field(default=None, description="tailor to this buyer's categories")
+    buyer_id: Annotated[str | None, SERVICE] = Field(
+        default=None, description="tailor to this buyer's categories"
+    )
     categories: list[str] | None = Field(
         default=None, description="first-level categories; default the buyer's or all"
     )
-    today: date | None = Field(default=None, description="as-of day; default today (UTC)")
+    today: Annotated[date | None, SERVICE] = Field(
+        default=None, description="as-of day; default today (UTC)"
+    )
     horizon_days: int = Field(default=60, ge=1, le=365, description="how far ahead to look")
     limit: int = Field(default=10, ge=1, le=50)
-    with_supply: bool = Field(default=True, description="attach matching products")
-    kinds: tuple[OpportunityKind, ...] = ALL_KINDS
-    language: Language = "zh"
+    with_supply: Annotated[bool, SERVICE] = Field(
+        default=True, description="attach matching products"
+    )
+    kinds: Annotated[tuple[OpportunityKind, ...], SERVICE] = ALL_KINDS
+    language: Annotated[Language, SERVICE] = "zh"
 
 
 class SupplyPick(BaseModel):
@@ -524,9 +531,9 @@ def discover_opportunities(
 class MerchantViewInput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    supplier_id: str = Field(min_length=1)
-    today: date | None = None
-    language: Language = "zh"
+    supplier_id: Annotated[str, SERVICE] = Field(min_length=1)  # the merchant key's own
+    today: Annotated[date | None, SERVICE] = None
+    language: Annotated[Language, SERVICE] = "zh"
 
 
 class LeafStanding(BaseModel):

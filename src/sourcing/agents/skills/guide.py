@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from sourcing.agents.skills.fields import SERVICE
 from sourcing.prompts.loader import Language, PromptLibrary
 from sourcing.retrieval.knowledge import KnowledgeIndex
 
@@ -14,7 +17,7 @@ class GuideInput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     question: str = Field(min_length=1, max_length=500)
-    language: Language = "zh"
+    language: Annotated[Language, SERVICE] = "zh"
     limit: int = Field(default=3, ge=1, le=5)
 
 

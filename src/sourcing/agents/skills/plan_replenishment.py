@@ -30,12 +30,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from importlib.resources import files
 from statistics import NormalDist
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from sourcing.agents.skills.fields import SERVICE
 from sourcing.agents.skills.forecasting import (
     DemandClass,
     Forecast,
@@ -64,18 +65,20 @@ Action = Literal["order", "deferred", "hold"]
 class PlanReplenishmentInput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    buyer_id: str = Field(min_length=1, max_length=64)
+    buyer_id: Annotated[str, SERVICE] = Field(min_length=1, max_length=64)
     product_ids: list[str] | None = Field(
         default=None, max_length=200, description="default: every active series of the buyer"
     )
     service_level: float = Field(default=0.95, ge=0.5, le=0.999)
-    budget: Decimal | None = Field(default=None, ge=0, le=MAX_BUDGET_YUAN, description="yuan")
+    budget: Decimal | None = Field(
+        default=None, ge=0, le=MAX_BUDGET_YUAN, description="yuan, for this reorder"
+    )
     on_hand: dict[str, int] | None = Field(
         default=None, description="stock per SKU id or product id; missing ones are estimated"
     )
     review_days: int = Field(default=7, ge=0, le=90)
-    today: date | None = None
-    language: Language = "zh"
+    today: Annotated[date | None, SERVICE] = None
+    language: Annotated[Language, SERVICE] = "zh"
 
 
 class ReplenishmentLine(BaseModel):

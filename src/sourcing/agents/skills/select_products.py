@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sourcing.agents.skills.fields import SERVICE
 from sourcing.domain.numbers import MAX_COUNT
 from sourcing.retrieval.constraints import Constraints
 from sourcing.retrieval.search import ProductSearch, Relaxation, SearchHit, SearchRequest
@@ -24,7 +25,7 @@ class SelectProductsInput(BaseModel):
         default=None, ge=1, le=MAX_COUNT, description="units the buyer will order"
     )
     limit: int = Field(default=5, ge=1, le=20)
-    language: Literal["zh", "en"] = "zh"
+    language: Annotated[Literal["zh", "en"], SERVICE] = "zh"
 
 
 class SelectProductsResult(BaseModel):

@@ -9,14 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from sourcing.agents.skills.fields import SERVICE
 from sourcing.domain.errors import NotFoundError
 from sourcing.domain.kinds import SupplierKind
 from sourcing.domain.money import PriceTier, format_cents, unit_price_at
@@ -172,10 +173,14 @@ class SimilarProductsInput(BaseModel):
     query_text: str | None = Field(
         default=None, min_length=1, max_length=500, description="describes the product instead"
     )
-    mode: SimilarMode = "substitutes"
-    quantity: int | None = Field(default=None, ge=1, le=10_000_000)
+    mode: SimilarMode = Field(
+        default="substitutes", description="substitutes, cheaper (平替) or factory_direct"
+    )
+    quantity: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="units, to compare prices"
+    )
     limit: int = Field(default=5, ge=1, le=20)
-    language: Language = "zh"
+    language: Annotated[Language, SERVICE] = "zh"
 
     @model_validator(mode="after")
     def _one_anchor(self) -> Self:
@@ -397,9 +402,14 @@ def _per_supplier(alternatives: Sequence[Alternative], cap: int) -> list[Alterna
 class SimilarSuppliersInput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    supplier_id: str = Field(min_length=1, max_length=64)
+    supplier_id: str = Field(min_length=1, max_length=64, description="e.g. s-0001")
     limit: int = Field(default=5, ge=1, le=20)
-    language: Language = "zh"
+    language: Annotated[Language, SERVICE] = "zh"
+
+    @field_validator("supplier_id")
+    @classmethod
+    def _as_stored(cls, value: str) -> str:
+        return value.strip().lower()
 
 
 class SimilarSupplier(BaseModel):
@@ -490,16 +500,23 @@ class ShelfFillersInput(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    product_ids: list[str] | None = Field(default=None, min_length=1, max_length=200)
-    buyer_id: str | None = Field(default=None, min_length=1, max_length=64)
+    product_ids: list[str] | None = Field(
+        default=None, min_length=1, max_length=200, description="omit: the buyer's own orders"
+    )
+    buyer_id: Annotated[str | None, SERVICE] = Field(default=None, min_length=1, max_length=64)
     limit: int = Field(default=10, ge=1, le=20)
-    language: Language = "zh"
+    language: Annotated[Language, SERVICE] = "zh"
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
-        if (self.product_ids is None) == (self.buyer_id is None):
-            raise ValueError("give exactly one of product_ids and buyer_id")
+        if self.product_ids is None and self.buyer_id is None:
+            raise ValueError("give product_ids, or ask with a buyer key for its own orders")
         return self
+
+    @property
+    def from_orders(self) -> bool:
+        """The assortment is the buyer's orders: product_ids, when given, are it instead."""
+        return self.product_ids is None
 
 
 class ShelfFiller(BaseModel):
@@ -524,7 +541,7 @@ class _Filler:
 
 
 def _stocked_ids(session: Session, request: ShelfFillersInput) -> list[str]:
-    if request.buyer_id is not None:
+    if request.from_orders and request.buyer_id is not None:
         return AssortmentRepository(session).ordered_product_ids(request.buyer_id)
     return list(dict.fromkeys(request.product_ids or []))
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from sourcing.agents.skills.fields import SERVICE
 from sourcing.domain.kinds import SupplierStatus
 from sourcing.domain.money import format_cents
 from sourcing.domain.records import SupplierSummary
@@ -29,8 +30,13 @@ SLOW_DISPATCH = 0.8
 class SupplierProfileInput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    supplier_id: str = Field(min_length=1, max_length=64)
-    language: Language = "zh"
+    supplier_id: str = Field(min_length=1, max_length=64, description="e.g. s-0001")
+    language: Annotated[Language, SERVICE] = "zh"
+
+    @field_validator("supplier_id")
+    @classmethod
+    def _as_stored(cls, value: str) -> str:
+        return value.strip().lower()
 
 
 class TrustSignal(BaseModel):

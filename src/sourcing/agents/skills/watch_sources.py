@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from sourcing.agents.skills.fields import SERVICE
 from sourcing.agents.skills.similar_assortment import (
     SimilarProductsInput,
     SimilarSuppliersInput,
@@ -96,9 +97,12 @@ def watch_vocabulary() -> _WatchVocabulary:
 class WatchSourcesInput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    buyer_id: str = Field(min_length=1, max_length=64)
-    since: datetime | None = Field(default=None, description="default: the last 7 days")
-    language: Language = "zh"
+    buyer_id: Annotated[str, SERVICE] = Field(min_length=1, max_length=64)
+    since_days: int = Field(default=7, ge=1, le=90, description="look this many days back")
+    since: Annotated[datetime | None, SERVICE] = Field(
+        default=None, description="instead of since_days: changes after this time"
+    )
+    language: Annotated[Language, SERVICE] = "zh"
 
     @field_validator("since")
     @classmethod
@@ -688,9 +692,9 @@ def watch_sources(
     *,
     now: datetime | None = None,
 ) -> WatchReport:
-    """Changes to the buyer's sources since `request.since` (default: the last 7 days)."""
+    """Changes to the buyer's sources since `request.since` (else the last `since_days`)."""
     now = now or utcnow()
-    since = request.since or now - DEFAULT_WINDOW
+    since = request.since or now - timedelta(days=request.since_days)
     with Session(engine) as session:
         if not SourceRepository(session).buyer_exists(request.buyer_id):
             raise NotFoundError(f"no buyer {request.buyer_id!r}", buyer_id=request.buyer_id)
