@@ -64,10 +64,26 @@ def test_demo_build_loads_every_row_through_catalog_sync(
     assert found["hits"]
     assert _run(["search", "蓝牙耳机 1元以内"]) == 0
     assert "no match; dropping price_max_cents gives" in capsys.readouterr().out
-    assert _run(["bundle", "camping", "--budget", "1", "--quantity", "5", "--language", "en"]) == 0
-    assert "The budget is too small" in capsys.readouterr().out
-    assert _run(["bundle", "开学季", "--json"]) == 0
+    argv = ["bundle", "camping", "--budget-cents", "100", "--quantity", "5", "--language", "en"]
+    assert _run(argv) == 0
+    too_small = json.loads(capsys.readouterr().out)
+    assert not too_small["within_budget"]
+    assert "budget_too_small" in too_small["notes"]
+    assert too_small["shortfall_cents"] == too_small["total_cents"] - 100
+    assert _run(["bundle", "开学季"]) == 0
     assert json.loads(capsys.readouterr().out)["scene_id"] == "back_to_school"
+
+    # Every skill command is derived from the skill's input model: its bounds are the skill's.
+    assert _run(["replenish", "b-0001", "--service-level", "0.2"]) == 2
+    assert "service_level: Input should be greater than or equal to 0.5" in capsys.readouterr().err
+    assert _run(["bundle", "camping", "--constraints", "{not json"]) == 2
+    assert "not JSON" in capsys.readouterr().err
+    assert _run(["replenish", "b-0001", "--budget", "2000", "--today", "2026-03-15"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["lines"]
+    assert plan["buyer_id"] == "b-0001"
+    assert _run(["similar", plan["lines"][0]["product_id"], "--mode", "cheaper"]) == 0
+    assert json.loads(capsys.readouterr().out)["mode"] == "cheaper"
 
 
 def test_sync_prints_rejections_with_file_and_line(

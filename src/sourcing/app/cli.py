@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,20 +12,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from sourcing.agents.alerts import run_alert_jobs, scheduled_sources
-from sourcing.agents.skills.build_bundle import BuildBundleInput, build_bundle, bundle_view
-from sourcing.agents.skills.complete_basket import CompleteBasketInput, complete_basket
-from sourcing.agents.skills.discover_opportunities import (
-    DiscoverOpportunitiesInput,
-    discover_opportunities,
-)
-from sourcing.agents.skills.plan_replenishment import PlanReplenishmentInput, plan_replenishment
-from sourcing.agents.skills.similar_assortment import (
-    SimilarProductsInput,
-    SimilarSuppliersInput,
-    similar_products,
-    similar_suppliers,
-)
-from sourcing.agents.tools import SkillDeps
 from sourcing.app.backup_cli import backup_command, index_check_command, restore_command
 from sourcing.app.console import MAX_REJECTIONS_SHOWN, console, print_alerts, print_sync
 from sourcing.app.container import System
@@ -37,6 +20,7 @@ from sourcing.app.main import create_app
 from sourcing.app.model_cli import model_app
 from sourcing.app.runtime import RunningServer
 from sourcing.app.settings import Settings
+from sourcing.app.skill_cli import BASKET_COMMANDS, COMMANDS, add_skill_commands
 from sourcing.app.sync_cli import sync_command, sync_with_progress, worker_command
 from sourcing.catalog_sync.baskets import CoPurchaseReport, build_copurchase
 from sourcing.catalog_sync.bus import CatalogChanged
@@ -248,21 +232,12 @@ def _print_search(result: SearchResult) -> None:
     out.print(f"timings (ms): {result.timings_ms}")
 
 
-@contextmanager
-def _skills() -> Iterator[SkillDeps]:
-    """The skills over the configured stores, as the API builds them."""
-    with System(Settings()) as system:
-        yield system.skills
-
-
-def _yuan_to_cents(value: float | None) -> int | None:
-    return round(value * 100) if value is not None else None
-
-
 copurchase_app = typer.Typer(help="Co-purchase statistics (what is bought together).")
 app.add_typer(copurchase_app, name="copurchase")
 basket_app = typer.Typer(help="Baskets: what goes with what.", no_args_is_help=True)
 app.add_typer(basket_app, name="basket")
+add_skill_commands(app, COMMANDS)
+add_skill_commands(basket_app, BASKET_COMMANDS)
 
 
 def _print_copurchase(report: CoPurchaseReport) -> None:
@@ -291,23 +266,6 @@ def copurchase_build(
             system.engine, basket_file=baskets, use_orders=orders, min_pair_count=min_pairs
         )
     _print_copurchase(report)
-
-
-@basket_app.command("complete")
-def basket_complete(
-    product_ids: Annotated[list[str], typer.Argument(help="the basket so far")],
-    limit: Annotated[int, typer.Option(min=1, max=30)] = 10,
-    language: Annotated[str, typer.Option(help="zh or en")] = "zh",
-    as_json: Annotated[bool, typer.Option("--json", help="print the full JSON result")] = False,
-) -> None:
-    """What other buyers usually order with these products."""
-    lang: Language = "en" if language == "en" else "zh"
-    request = CompleteBasketInput(product_ids=product_ids, limit=limit, language=lang)
-    with _skills() as skills:
-        result = complete_basket(skills.engine, skills.search, skills.copurchase, request)
-        values = {"suggestions": [s.model_dump() for s in result.suggestions]}
-        text = skills.prompts.render("basket_answer", lang, thin_data=result.thin, **values)
-    typer.echo(result.model_dump_json(indent=2) if as_json else text)
 
 
 orders_app = typer.Typer(help="Order history.", no_args_is_help=True)
@@ -350,105 +308,6 @@ def orders_import(
         out.print(f"  rejected {row.file}:{row.line} {row.field}: {row.reason}", markup=False)
     if isinstance(copurchase := rebuilt.get("copurchase"), CoPurchaseReport):
         _print_copurchase(copurchase)
-
-
-@app.command()
-def replenish(
-    buyer_id: Annotated[str, typer.Argument(help="e.g. b-0001")],
-    budget: Annotated[float | None, typer.Option(min=0, help="yuan for this reorder")] = None,
-    service_level: Annotated[float, typer.Option(min=0.5, max=0.999)] = 0.95,
-    language: Annotated[str, typer.Option(help="zh or en")] = "zh",
-) -> None:
-    """What a buyer should reorder now and how much (AI补货), as JSON."""
-    request = PlanReplenishmentInput(
-        buyer_id=buyer_id,
-        budget=Decimal(str(budget)) if budget is not None else None,
-        service_level=service_level,
-        language="en" if language == "en" else "zh",
-    )
-    with System(Settings()) as system:
-        plan = plan_replenishment(system.engine, request)
-    typer.echo(plan.model_dump_json(indent=2))
-
-
-@app.command()
-def opportunities(
-    buyer: Annotated[str | None, typer.Option(help="tailor to this buyer")] = None,
-    category: Annotated[list[str], typer.Option(help="first-level categories")] = [],  # noqa: B006
-    limit: Annotated[int, typer.Option(min=1, max=50)] = 10,
-    language: Annotated[str, typer.Option(help="zh or en")] = "zh",
-) -> None:
-    """What to stock now, with evidence and supply (AI商机), as JSON."""
-    request = DiscoverOpportunitiesInput(
-        buyer_id=buyer,
-        categories=category or None,
-        limit=limit,
-        language="en" if language == "en" else "zh",
-    )
-    with _skills() as skills:
-        result = discover_opportunities(skills.engine, skills.search, request)
-    typer.echo(result.model_dump_json(indent=2))
-
-
-@app.command()
-def similar(
-    product_id: Annotated[str, typer.Argument(help="e.g. p-000123")],
-    mode: Annotated[
-        str, typer.Option(help="substitutes, cheaper or factory_direct")
-    ] = "substitutes",
-    quantity: Annotated[int | None, typer.Option(min=1)] = None,
-    limit: Annotated[int, typer.Option(min=1, max=20)] = 5,
-    language: Annotated[str, typer.Option(help="zh or en")] = "zh",
-) -> None:
-    """Alternatives to a product: other sources, 平替 or factory-direct, as JSON."""
-    lang: Language = "en" if language == "en" else "zh"
-    request = SimilarProductsInput.model_validate(
-        {"product_id": product_id, "mode": mode, "quantity": quantity, "limit": limit}
-        | {"language": lang}
-    )
-    with _skills() as skills:
-        result = similar_products(skills.engine, skills.search, request)
-    typer.echo(result.model_dump_json(indent=2))
-
-
-@app.command("similar-suppliers")
-def similar_suppliers_command(
-    supplier_id: Annotated[str, typer.Argument(help="e.g. s-0001")],
-    limit: Annotated[int, typer.Option(min=1, max=20)] = 5,
-) -> None:
-    """Suppliers with a catalog like this one's, ranked by overlap and trust, as JSON."""
-    with _skills() as skills:
-        result = similar_suppliers(
-            skills.engine, SimilarSuppliersInput(supplier_id=supplier_id, limit=limit)
-        )
-    typer.echo(result.model_dump_json(indent=2))
-
-
-@app.command()
-def bundle(
-    scene: Annotated[str, typer.Argument(help="a scene or outfit: 露营, 开学季, camping …")],
-    budget: Annotated[
-        float | None, typer.Option(min=0.01, help="yuan, for the whole bundle")
-    ] = None,
-    quantity: Annotated[int | None, typer.Option(min=1, help="units of each item")] = None,
-    language: Annotated[str, typer.Option(help="zh or en")] = "zh",
-    as_json: Annotated[bool, typer.Option("--json", help="print the full JSON result")] = False,
-) -> None:
-    """Build a complete assortment for a scene within a budget (智能组货)."""
-    lang: Language = "en" if language == "en" else "zh"
-    request = BuildBundleInput(
-        scene=scene, budget_cents=_yuan_to_cents(budget), quantity=quantity, language=lang
-    )
-    with _skills() as skills:
-        result = build_bundle(
-            skills.engine,
-            skills.search,
-            request,
-            scenes=skills.scenes,
-            complements=skills.copurchase,
-        )
-        text = skills.prompts.render("bundle_answer", lang, **bundle_view(result))
-    typer.echo(result.model_dump_json(indent=2) if as_json else text)
 
 
 @app.command()
