@@ -27,6 +27,7 @@ from sourcing.agents.events import (
 )
 from sourcing.agents.llm import LLMConfig, ResilientChat, build_chat_model
 from sourcing.agents.router import IntentRouter
+from sourcing.agents.skills.cards import ProductCard
 from sourcing.agents.skills.deps import SkillDeps
 from sourcing.catalog_sync.reference import load_reference
 from sourcing.catalog_sync.sync import sync_feed
@@ -114,8 +115,10 @@ def _done(events: list[ChatEvent]) -> Done:
     return done
 
 
-def _cards(events: list[ChatEvent]) -> list[dict[str, Any]]:
-    return [card for event in events if isinstance(event, ToolResult) for card in event.cards]
+def _cards(events: list[ChatEvent]) -> list[ProductCard]:
+    cards = [card for event in events if isinstance(event, ToolResult) for card in event.cards]
+    assert all(isinstance(card, ProductCard) for card in cards)
+    return cards
 
 
 def _answer_naming_first_product(request: dict[str, Any]) -> httpx.Response:
@@ -140,12 +143,12 @@ async def test_a_tool_call_then_a_final_answer(
     assert call.arguments == {"query": "保温杯", "quantity": 100}
     cards = _cards(events)
     assert cards
-    assert all(card["unit_price_cents"] for card in cards)
+    assert all(card.unit_price_cents for card in cards)
     done = _done(events)
     assert done.mode == "model"
-    assert done.cited_product_ids == [cards[0]["product_id"]]
+    assert done.cited_product_ids == [cards[0].product_id]
     assert done.usage == {"input_tokens": 180, "output_tokens": 30, "total_tokens": 210}
-    assert f"[{cards[0]['product_id']}]" in _text(events)
+    assert f"[{cards[0].product_id}]" in _text(events)
     # The model was offered the three skills, then saw the tool's JSON under the call's id.
     first, second = script.requests
     assert {tool["function"]["name"] for tool in first["tools"]} == {
@@ -187,7 +190,7 @@ async def test_streamed_tool_call_chunks_are_assembled(
     assert call.arguments == arguments
     cards = _cards(events)
     assert 0 < len(cards) <= 3
-    assert all(card["price_cents"] <= 2000 for card in cards)
+    assert all(card.price_cents <= 2000 for card in cards)
 
 
 @pytest.mark.parametrize(
@@ -314,14 +317,14 @@ async def test_a_product_no_tool_returned_is_removed_and_reported(
     events = await _run(_assistant(skills, chat), "保温杯")
     shown, done = _text(events), _done(events)
     flag = skills.prompts.render("ungrounded_flag", "zh")
-    real = _cards(events)[0]["product_id"]
+    real = _cards(events)[0].product_id
     assert "p-999999" not in shown
     assert "p-000999" not in shown
     assert shown.count(flag) == 2
     assert f"[{real}]" in shown
     assert done.ungrounded_product_ids == ["p-999999", "p-000999"]
     assert done.cited_product_ids == [real]
-    assert all(card["product_id"] != "p-999999" for card in _cards(events))
+    assert all(card.product_id != "p-999999" for card in _cards(events))
 
 
 async def test_an_injected_instruction_in_a_catalog_title_changes_nothing(
@@ -344,8 +347,8 @@ async def test_an_injected_instruction_in_a_catalog_title_changes_nothing(
     titles = [p["title"] for p in json.loads(carriers[0]["content"])["products"]]
     assert any(INJECTION in title for title in titles)
     # The card keeps the real price; the product the injection pushes is not grounded.
-    poisoned = next(card for card in _cards(events) if card["product_id"] == INJECTED_ID)
-    assert poisoned["unit_price_cents"] == 1880
+    poisoned = next(card for card in _cards(events) if card.product_id == INJECTED_ID)
+    assert poisoned.unit_price_cents == 1880
     done = _done(events)
     assert done.ungrounded_product_ids == ["p-999999"]
     assert done.cited_product_ids == [INJECTED_ID]

@@ -250,7 +250,7 @@ async def test_the_offline_planner_answers_injections_with_the_keys_own_data(
     assert not [line for line in lines if line.strip() in _text(events)], "system prompt echoed"
     for event in events:
         if isinstance(event, ToolResult) and event.name == "plan_replenishment":
-            assert {card["product_id"] for card in event.cards} <= world.own_products
+            assert {card.product_id for card in event.cards} <= world.own_products
 
 
 async def test_injected_catalog_text_stays_json_in_tool_messages(

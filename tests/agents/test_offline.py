@@ -53,14 +53,14 @@ def test_a_product_request_gives_cards_from_the_skill_only(planner: OfflinePlann
     calls = [e for e in answer.events if isinstance(e, ToolCall)]
     results = [e for e in answer.events if isinstance(e, ToolResult)]
     assert [c.name for c in calls] == ["select_products"]
-    card_ids = [card["product_id"] for card in results[0].cards]
+    card_ids = [card.product_id for card in results[0].cards]
     assert card_ids == answer.cited_product_ids
     assert card_ids
     text = _text(answer.events)
     assert "地区" in text
     assert "单价上限" in text
     for card in results[0].cards:
-        assert card["title"] in text
+        assert card.title in text
 
 
 def test_nothing_matching_offers_relaxations_as_pills(planner: OfflinePlanner) -> None:
@@ -90,7 +90,8 @@ def test_a_supplier_question_profiles_that_supplier(planner: OfflinePlanner) -> 
     answer = planner.answer("is supplier s-0001 reliable?")
     results = [e for e in answer.events if isinstance(e, ToolResult)]
     assert results[0].name == "supplier_profile"
-    assert results[0].cards[0]["supplier"]["id"] == "s-0001"
+    assert results[0].cards[0].card == "supplier"
+    assert results[0].cards[0].supplier.id == "s-0001"
     assert "Integrity" in _text(answer.events)
 
 
@@ -113,11 +114,11 @@ def test_a_scene_ask_builds_a_bundle_within_the_named_budget(planner: OfflinePla
     assert "price_max_cents" not in call.arguments["constraints"]  # 8000元 is the total
     cards = next(e for e in answer.events if isinstance(e, ToolResult)).cards
     assert cards
-    assert sum(card["line_total_cents"] for card in cards) <= 800_000
+    assert sum(card.line_total_cents for card in cards) <= 800_000
     text = _text(answer.events)
     assert "露营" in text
-    assert all(f"[{card['product_id']}]" in text for card in cards)
-    assert answer.cited_product_ids == [card["product_id"] for card in cards]
+    assert all(f"[{card.product_id}]" in text for card in cards)
+    assert answer.cited_product_ids == [card.product_id for card in cards]
 
 
 def test_a_bundle_without_a_scene_asks_which_one(planner: OfflinePlanner) -> None:
@@ -161,10 +162,11 @@ def test_an_ask_for_a_cheaper_equivalent_runs_similar_products(planner: OfflineP
     assert call.arguments == {"product_id": product_id, "mode": "cheaper"}
     result = next(e for e in answer.events if isinstance(e, ToolResult))
     assert result.cards
-    assert all(card["price_difference_cents"] < 0 for card in result.cards)
+    assert {card.card for card in result.cards} == {"product"}
+    assert all(card.price_difference_cents < 0 for card in result.cards)
     text = _text(answer.events)
     assert "平替" in text
-    assert all(f"[{card['product_id']}]" in text for card in result.cards)
+    assert all(f"[{card.product_id}]" in text for card in result.cards)
 
 
 def test_an_ask_for_similar_suppliers_lists_them(planner: OfflinePlanner) -> None:
@@ -172,7 +174,7 @@ def test_an_ask_for_similar_suppliers_lists_them(planner: OfflinePlanner) -> Non
     call = next(e for e in answer.events if isinstance(e, ToolCall))
     assert call.name == "similar_suppliers"
     result = next(e for e in answer.events if isinstance(e, ToolResult))
-    assert all(card["supplier"]["id"] != "s-0002" for card in result.cards)
+    assert all(card.supplier.id != "s-0002" for card in result.cards)
 
 
 def test_my_shop_means_the_callers_own_orders(planner: OfflinePlanner) -> None:
@@ -190,7 +192,7 @@ def test_completing_a_basket_needs_product_ids(planner: OfflinePlanner) -> None:
     assert call.name == "complete_basket"
     assert call.arguments == {"product_ids": ["p-000010", "p-000022"]}
     cards = next(e for e in answer.events if isinstance(e, ToolResult)).cards
-    assert {"p-000010", "p-000022"}.isdisjoint(card["product_id"] for card in cards)
+    assert {"p-000010", "p-000022"}.isdisjoint(card.product_id for card in cards)
 
 
 def test_a_reorder_question_plans_from_the_callers_own_orders(planner: OfflinePlanner) -> None:
@@ -198,10 +200,10 @@ def test_a_reorder_question_plans_from_the_callers_own_orders(planner: OfflinePl
     call = next(e for e in answer.events if isinstance(e, ToolCall))
     assert call.name == "plan_replenishment"
     result = next(e for e in answer.events if isinstance(e, ToolResult))
-    assert all(card["reorder_now"] for card in result.cards)
+    assert all(card.card == "reorder" and card.reorder_now for card in result.cards)
     text = _text(answer.events)
     assert "补货" in text
-    assert all(f"[{card['product_id']}]" in text for card in result.cards)
+    assert all(f"[{card.product_id}]" in text for card in result.cards)
     anonymous = planner.answer("有什么需要补货的")
     assert "买家账号" in _text(anonymous.events)  # no buyer key, no one's orders to read
 
@@ -222,4 +224,4 @@ def test_an_opportunity_question_lists_evidence(planner: OfflinePlanner) -> None
     text = _text(answer.events)
     assert result.cards
     assert "依据" in text
-    assert all(item["why"] for item in result.cards)
+    assert all(item.card == "opportunity" and item.why for item in result.cards)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import get_args
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from sourcing.agents.skills.cards import Card
 from sourcing.app.container import Container, build_assistant, build_engine, build_search
 from sourcing.app.main import create_app
 from sourcing.app.settings import Settings
@@ -91,6 +93,23 @@ def test_a_malformed_id_is_a_typed_422(client: TestClient) -> None:
 def test_the_openapi_page_is_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     assert "/v1/catalog/summary" in client.get("/openapi.json").json()["paths"]
+
+
+def test_the_card_models_are_in_the_openapi_schema_of_both_chat_routes(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    kinds = {
+        name: model["properties"]["card"]["const"]
+        for name, model in schema["components"]["schemas"].items()
+        if "card" in model.get("properties", {})
+    }
+    card_types = get_args(get_args(Card)[0])
+    assert sorted(kinds.values()) == sorted(t.model_fields["card"].default for t in card_types)
+    for path, model in (("/v1/chat", "ChatResponse"), ("/v1/chat/completions", "ChatCompletion")):
+        answer = schema["paths"][path]["post"]["responses"]["200"]["content"]
+        assert answer["application/json"]["schema"]["$ref"].endswith(f"/{model}")
+        assert "text/event-stream" in answer
+    tool_result = schema["components"]["schemas"]["ToolResult"]["properties"]["cards"]["items"]
+    assert tool_result["discriminator"]["propertyName"] == "card"
 
 
 def test_search_finds_products_with_cards_and_reasons(client: TestClient) -> None:

@@ -120,7 +120,7 @@ class TurnRecord:
         if isinstance(event, TextDelta):
             self.text.append(event.delta)
         elif isinstance(event, ToolResult):
-            self.cards.extend(event.cards)
+            self.cards.extend(card.model_dump(mode="json") for card in event.cards)
         elif isinstance(event, ErrorEvent):
             self.failed = True
         return event

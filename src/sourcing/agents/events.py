@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from sourcing.agents.skills.cards import Card
+
 
 class TextDelta(BaseModel):
     type: Literal["text"] = "text"
@@ -25,7 +27,7 @@ class ToolResult(BaseModel):
     type: Literal["tool_result"] = "tool_result"
     id: str
     name: str
-    cards: list[dict[str, Any]] = []
+    cards: list[Card] = []
     data: dict[str, Any] = {}
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, trim_messages
+from pydantic import BaseModel
 
 from sourcing.domain.kinds import MessageRole
 from sourcing.retrieval.lexical import cjk_count
@@ -51,7 +52,10 @@ def to_chat_messages(past: Sequence[PastMessage], budget_tokens: int) -> list[Ba
 
 
 def card_product_ids(card: object) -> list[str]:
-    """Product ids a card carries in its id fields (never ids written inside its text)."""
+    """Product ids a card carries in its id fields (never ids written inside its text), from
+    a typed card or one stored as JSON."""
+    if isinstance(card, BaseModel):
+        card = card.model_dump(mode="json")
     if not isinstance(card, dict):
         return []
     found = [card["product_id"]] if isinstance(card.get("product_id"), str) else []

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sourcing.agents.events import ChatEvent, Clarify, TextDelta, ToolCall, ToolResult
+from sourcing.agents.skills.cards import cited_product_id, supplier_card
 from sourcing.agents.skills.deps import SkillDeps
 from sourcing.agents.skills.guide import GuideInput, guide
 from sourcing.agents.skills.supplier_profile import SupplierProfileInput, supplier_profile
@@ -198,7 +199,7 @@ class OfflinePlanner:
         if result is None:
             return [call, TextDelta(delta=self.deps.prompts.render(fallback, language))], []
         text = self.deps.prompts.render(template, language, **content)
-        cited = [card["product_id"] for card in result.cards if card.get("product_id")]
+        cited = [pid for pid in map(cited_product_id, result.cards) if pid is not None]
         return [call, result, TextDelta(delta=text)], cited
 
     def _run_tool(
@@ -248,10 +249,9 @@ class OfflinePlanner:
             )
         except NotFoundError:
             return [call, TextDelta(delta=self.deps.prompts.render("ask_supplier", language))]
-        card = profile.model_dump(mode="json", exclude={"text"})
         return [
             call,
-            ToolResult(id=call.id, name="supplier_profile", cards=[card]),
+            ToolResult(id=call.id, name="supplier_profile", cards=[supplier_card(profile)]),
             TextDelta(delta=profile.text),
         ]
 

@@ -13,7 +13,20 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool, InjectedToolArg, StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from sourcing.agents.skills.build_bundle import BuildBundleResult, bundle_cards, bundle_view
+from sourcing.agents.skills.build_bundle import BuildBundleResult, bundle_view
+from sourcing.agents.skills.cards import (
+    BasketCard,
+    Card,
+    OpportunityCard,
+    ReorderCard,
+    SimilarSupplierCard,
+    SourceChangeCard,
+    alternative_card,
+    bundle_cards,
+    card_of,
+    product_card,
+    supplier_card,
+)
 from sourcing.agents.skills.complete_basket import CompleteBasketResult
 from sourcing.agents.skills.deps import SkillDeps
 from sourcing.agents.skills.discover_opportunities import DiscoverOpportunitiesResult, MerchantView
@@ -62,7 +75,7 @@ def tool_arguments(skill: Skill[Any, Any]) -> type[BaseModel]:
 class ToolArtifact(BaseModel):
     """What the buyer sees from a tool: cards (only ever from skill results) and extra data."""
 
-    cards: list[dict[str, Any]] = []
+    cards: list[Card] = []
     data: dict[str, Any] = {}
     product_ids: list[str] = []
     clarify_options: list[str] = []  # relaxations offered when nothing met the constraints
@@ -167,7 +180,7 @@ def _select_products_view(
         )
         options = rendered.splitlines()
     return body, ToolArtifact(
-        cards=[hit.model_dump(mode="json") for hit in result.picks],
+        cards=[product_card(hit) for hit in result.picks],
         data={"relaxations": relaxations, "relaxation_options": options},
         product_ids=[hit.product_id for hit in result.picks],
         clarify_options=options,
@@ -177,15 +190,8 @@ def _select_products_view(
 def _supplier_profile_view(
     deps: SkillDeps, language: Language, profile: SupplierProfile
 ) -> tuple[dict[str, Any], ToolArtifact]:
-    card = profile.model_dump(mode="json", exclude={"text"})
-    body = {
-        "supplier": card["supplier"],
-        "quality": profile.quality,
-        "summary": card["summary"],
-        "warnings": profile.warnings,
-        "signals": card["signals"],
-    }
-    return body, ToolArtifact(cards=[card])
+    card = supplier_card(profile)
+    return card.model_dump(mode="json", exclude={"card"}), ToolArtifact(cards=[card])
 
 
 def _bundle_view(
@@ -193,7 +199,7 @@ def _bundle_view(
 ) -> tuple[dict[str, Any], ToolArtifact]:
     cards = bundle_cards(result)
     return bundle_view(result), ToolArtifact(
-        cards=cards, product_ids=[card["product_id"] for card in cards]
+        cards=list(cards), product_ids=[card.product_id for card in cards]
     )
 
 
@@ -217,14 +223,8 @@ def _similar_products_view(
         ],
         "note": result.note,
     }
-    cards = [
-        alt.product.model_dump(mode="json")
-        | {"price_difference_cents": alt.price_difference_cents, "same": alt.same}
-        | {"differs": alt.differs, "compared_at_quantity": alt.quantity}
-        for alt in result.alternatives
-    ]
     return body, ToolArtifact(
-        cards=cards,
+        cards=[alternative_card(alt) for alt in result.alternatives],
         data={"original": original.model_dump(mode="json") if original else None},
         product_ids=[alt.product.product_id for alt in result.alternatives]
         + ([original.product_id] if original else []),
@@ -236,7 +236,8 @@ def _similar_suppliers_view(
 ) -> tuple[dict[str, Any], ToolArtifact]:
     similar = [item.model_dump(mode="json") for item in result.similar]
     body = {"supplier": result.supplier.model_dump(mode="json"), "similar": similar}
-    return body | {"note": result.note}, ToolArtifact(cards=similar)
+    cards: list[Card] = [card_of(SimilarSupplierCard, item) for item in result.similar]
+    return body | {"note": result.note}, ToolArtifact(cards=cards)
 
 
 def _shelf_fillers_view(
@@ -249,9 +250,9 @@ def _shelf_fillers_view(
         ],
         "note": result.note,
     }
-    cards = [filler.product.model_dump(mode="json") for filler in result.fillers]
     return body, ToolArtifact(
-        cards=cards, product_ids=[f.product.product_id for f in result.fillers]
+        cards=[product_card(filler.product) for filler in result.fillers],
+        product_ids=[f.product.product_id for f in result.fillers],
     )
 
 
@@ -260,7 +261,8 @@ def _complete_basket_view(
 ) -> tuple[dict[str, Any], ToolArtifact]:
     suggestions = [item.model_dump(mode="json") for item in result.suggestions]
     return {"suggestions": suggestions, "thin_data": result.thin}, ToolArtifact(
-        cards=suggestions, product_ids=[item.product_id for item in result.suggestions]
+        cards=[card_of(BasketCard, item) for item in result.suggestions],
+        product_ids=[item.product_id for item in result.suggestions],
     )
 
 
@@ -270,7 +272,8 @@ def _opportunities_view(
     found = [item.model_dump(mode="json") for item in result.opportunities]
     supply = [pick for item in result.opportunities for pick in item.supply]
     return {"today": str(result.today), "opportunities": found}, ToolArtifact(
-        cards=found, product_ids=[pick.product_id for pick in supply]
+        cards=[card_of(OpportunityCard, item) for item in result.opportunities],
+        product_ids=[pick.product_id for pick in supply],
     )
 
 
@@ -283,7 +286,7 @@ def _replenishment_view(
         "lines_checked": len(plan.lines),
     }
     return body, ToolArtifact(
-        cards=[line.model_dump(mode="json") for line in due],
+        cards=[card_of(ReorderCard, line) for line in due],
         product_ids=[line.product_id for line in due],
     )
 
@@ -300,7 +303,7 @@ def _watch_sources_view(
     ]
     body = {"summary": report.text, "changes": changes, "total_changes": len(report.changes)}
     return body, ToolArtifact(
-        cards=changes,
+        cards=[card_of(SourceChangeCard, c) for c in report.changes[:CHANGES_SHOWN]],
         product_ids=[c.product_id for c in report.changes if c.product_id] + alternatives,
     )
 

@@ -342,7 +342,7 @@ class Observed:
 
     @property
     def cards(self) -> list[dict[str, Any]]:
-        return [card for result in self.results for card in result.cards]
+        return [card.model_dump(mode="json") for result in self.results for card in result.cards]
 
     @property
     def product_cards(self) -> list[dict[str, Any]]:
@@ -528,7 +528,11 @@ def _check(
 def _evidence(seen: Observed) -> str:
     """The turn's tool results as compact JSON: what a grounded answer may rest on."""
     results = [
-        {"tool": result.name, "cards": result.cards[:EVIDENCE_CARDS], "data": result.data}
+        {
+            "tool": result.name,
+            "cards": [card.model_dump(mode="json") for card in result.cards[:EVIDENCE_CARDS]],
+            "data": result.data,
+        }
         for result in seen.results
     ]
     if not results:
@@ -560,7 +564,7 @@ async def _run_once(
             seen = Observed(error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
         wall_ms = (time.perf_counter() - started) * 1000
         for result in seen.results:
-            grounded.update(_ids_in(result.cards))
+            grounded.update(_ids_in([card.model_dump(mode="json") for card in result.cards]))
             grounded.update(_ids_in(result.data))
         latency = seen.done.timings_ms.get("total_ms", wall_ms) if seen.done else wall_ms
         turns.append(_check(turn.expect, message, seen, grounded, scenario.owner, env, latency))

@@ -10,6 +10,14 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from sourcing.agents.skills.cards import (
+    OpportunityCard,
+    ProductCard,
+    SupplierCard,
+    card_of,
+    product_card,
+    supplier_card,
+)
 from sourcing.agents.skills.discover_opportunities import (
     DiscoverOpportunitiesInput,
     discover_opportunities,
@@ -27,15 +35,16 @@ from sourcing.retrieval.search import ProductSearch
 ActionType = Literal[
     "show_alternatives", "draft_reorder", "open_supplier", "open_product", "open_opportunities"
 ]
+ActionCard = ProductCard | SupplierCard
 MAX_IDS = 20  # an action names a handful of products or suppliers; more is not one click
 
 
 class AlertActionResult(BaseModel):
     alert_id: int
     action: ActionType
-    cards: list[dict[str, Any]]  # product cards (search-hit shape) and supplier profiles
+    cards: list[ActionCard]
     draft: ReorderDraft | None = None
-    opportunities: list[dict[str, Any]] = []
+    opportunities: list[OpportunityCard] = []
 
 
 def act_on_alert(
@@ -76,7 +85,7 @@ def act_on_alert(
             language=language,
         )
         found = discover_opportunities(engine, search, request)
-        shown = [item.model_dump(mode="json") for item in found.opportunities]
+        shown = [card_of(OpportunityCard, item) for item in found.opportunities]
         return AlertActionResult(alert_id=alert.id, action=kind, cards=[], opportunities=shown)
     raise BadInputError(f"alert {alert.id} has no action to carry out")
 
@@ -85,20 +94,22 @@ def _ids(value: object) -> list[str]:
     return [str(item) for item in value][:MAX_IDS] if isinstance(value, list) else []
 
 
-def _product_cards(session: Session, product_ids: Sequence[str]) -> list[dict[str, Any]]:
+def _product_cards(session: Session, product_ids: Sequence[str]) -> list[ActionCard]:
     listings = CatalogRepository(session).listings(product_ids)
-    return [listing_card(listing).model_dump(mode="json") for listing in listings]
+    return [product_card(listing_card(listing)) for listing in listings]
 
 
 def _supplier_cards(
     engine: Engine, prompts: PromptLibrary, supplier_ids: Sequence[str], language: Language
-) -> list[dict[str, Any]]:
-    cards = []
-    for supplier_id in supplier_ids:
-        request = SupplierProfileInput(supplier_id=supplier_id, language=language)
-        profile = supplier_profile(engine, prompts, request)
-        cards.append(profile.model_dump(mode="json", exclude={"text"}))
-    return cards
+) -> list[ActionCard]:
+    return [
+        supplier_card(
+            supplier_profile(
+                engine, prompts, SupplierProfileInput(supplier_id=supplier_id, language=language)
+            )
+        )
+        for supplier_id in supplier_ids
+    ]
 
 
 def _draft(session: Session, alert: Alert, product_id: str, sku_ids: list[str]) -> ReorderDraft:

@@ -383,17 +383,3 @@ def bundle_view(result: BuildBundleResult) -> dict[str, Any]:
         "unfilled": [slot.slot_name for slot in result.unfilled],
         "notes": result.notes,
     }
-
-
-def bundle_cards(result: BuildBundleResult) -> list[dict[str, Any]]:
-    """Product cards with the slot each fills and what it costs at the bundle's quantity."""
-    return [
-        item.product.model_dump(mode="json")
-        | {
-            "slot": item.slot_name,
-            "quantity": item.quantity,
-            "unit_price_cents": item.unit_price_cents,
-            "line_total_cents": item.line_total_cents,
-        }
-        for item in result.items
-    ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from sourcing.agents.skills.build_bundle import BuildBundleInput, build_bundle, bundle_cards
+from sourcing.agents.skills.build_bundle import BuildBundleInput, BuildBundleResult, build_bundle
+from sourcing.agents.skills.cards import ProductCard, bundle_cards
 from sourcing.agents.skills.complete_basket import (
     CompleteBasketInput,
     CompleteBasketResult,
@@ -33,8 +34,12 @@ from sourcing.prompts.loader import Language
 router = APIRouter(prefix="/v1", tags=["assortment"], dependencies=ANY_KEY)
 
 
+class BundleResponse(BuildBundleResult):
+    cards: list[ProductCard]  # the items as product cards, with slot and line total
+
+
 @router.post("/bundles")
-def create_bundle(request: BuildBundleInput, skills: SkillsDep) -> dict[str, Any]:
+def create_bundle(request: BuildBundleInput, skills: SkillsDep) -> BundleResponse:
     """A complete assortment within the budget and MOQs; an unmet budget is said, not hidden."""
     result = build_bundle(
         skills.engine,
@@ -43,7 +48,7 @@ def create_bundle(request: BuildBundleInput, skills: SkillsDep) -> dict[str, Any
         scenes=skills.scenes,
         complements=skills.copurchase,
     )
-    return result.model_dump(mode="json") | {"cards": bundle_cards(result)}
+    return BundleResponse.model_validate(dict(result) | {"cards": bundle_cards(result)})
 
 
 @router.get("/products/{product_id}/similar")

@@ -44,6 +44,14 @@ class ChatRequest(BaseModel):
     language: Language | None = None
 
 
+class ChatResponse(BaseModel):
+    """A turn answered whole (`stream: false`): its text and every event, cards included."""
+
+    conversation_id: str
+    text: str
+    events: list[ChatEvent]
+
+
 class FeedbackRequest(BaseModel):
     rating: int = Field(description="1 helpful, -1 not helpful")
     comment: str = Field(default="", max_length=2000)
@@ -110,14 +118,19 @@ async def collect(events: AsyncGenerator[ChatEvent]) -> list[ChatEvent]:
     return collected
 
 
-@router.post("/chat", response_model=None, dependencies=CHAT_LIMITED)
+@router.post(
+    "/chat",
+    response_model=None,
+    dependencies=CHAT_LIMITED,
+    responses={200: {"model": ChatResponse, "content": {"text/event-stream": {}}}},
+)
 async def chat(
     request: ChatRequest,
     principal: PrincipalDep,
     assistant: AssistantDep,
     metrics: MetricsDep,
     shutdown: ShutdownDep,
-) -> StreamingResponse | dict[str, Any]:
+) -> StreamingResponse | ChatResponse:
     """Streams `text`, `tool_call`, `tool_result`, `clarify`, then `done` (or `error`)."""
     events = await start_turn(
         principal,
@@ -134,11 +147,11 @@ async def chat(
         return StreamingResponse(_sse(first, events), media_type="text/event-stream")
     collected = await collect(events)
     done = next(event for event in collected if isinstance(event, Done))
-    return {
-        "conversation_id": done.conversation_id,
-        "text": "".join(e.delta for e in collected if isinstance(e, TextDelta)),
-        "events": [event.model_dump(mode="json") for event in collected],
-    }
+    return ChatResponse(
+        conversation_id=done.conversation_id,
+        text="".join(e.delta for e in collected if isinstance(e, TextDelta)),
+        events=collected,
+    )
 
 
 @router.get("/conversations")

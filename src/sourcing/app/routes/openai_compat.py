@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sourcing.agents.events import ChatEvent, Clarify, Done, ErrorEvent, TextDelta, ToolResult
 from sourcing.agents.history import PastMessage
+from sourcing.agents.skills.cards import Card
 from sourcing.app.deps import CHAT_LIMITED, AssistantDep, MetricsDep, PrincipalDep, ShutdownDep
 from sourcing.app.routes.chat import collect, start_turn
 from sourcing.domain.errors import BadInputError, NotFoundError, SourcingError
@@ -93,18 +94,39 @@ def _usage(done: Done | None) -> dict[str, int]:
     }
 
 
-def _extension(events: list[ChatEvent]) -> dict[str, Any]:
+class SourcingExtension(BaseModel):
+    """The `sourcing` field of a completion: the turn's cards and its typed events."""
+
+    conversation_id: str | None
+    mode: Literal["model", "offline"] | None
+    cards: list[Card]
+    clarify: Clarify | None
+    cited_product_ids: list[str]
+    ungrounded_product_ids: list[str]
+    events: list[ChatEvent]  # all but the text deltas, which make up the message
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[dict[str, Any]]
+    usage: dict[str, int]
+    sourcing: SourcingExtension
+
+
+def _extension(events: list[ChatEvent]) -> SourcingExtension:
     done = next((e for e in events if isinstance(e, Done)), None)
-    clarify = next((e for e in events if isinstance(e, Clarify)), None)
-    return {
-        "conversation_id": done.conversation_id if done else None,
-        "mode": done.mode if done else None,
-        "cards": [card for e in events if isinstance(e, ToolResult) for card in e.cards],
-        "clarify": clarify.model_dump(exclude={"type"}) if clarify else None,
-        "cited_product_ids": done.cited_product_ids if done else [],
-        "ungrounded_product_ids": done.ungrounded_product_ids if done else [],
-        "events": [e.model_dump(mode="json") for e in events if not isinstance(e, TextDelta)],
-    }
+    return SourcingExtension(
+        conversation_id=done.conversation_id if done else None,
+        mode=done.mode if done else None,
+        cards=[card for e in events if isinstance(e, ToolResult) for card in e.cards],
+        clarify=next((e for e in events if isinstance(e, Clarify)), None),
+        cited_product_ids=done.cited_product_ids if done else [],
+        ungrounded_product_ids=done.ungrounded_product_ids if done else [],
+        events=[e for e in events if not isinstance(e, TextDelta)],
+    )
 
 
 def _completion_id() -> str:
@@ -162,14 +184,19 @@ async def _stream(events: AsyncGenerator[ChatEvent]) -> AsyncIterator[str]:
     yield "data: [DONE]\n\n"
 
 
-@router.post("/chat/completions", response_model=None, dependencies=CHAT_LIMITED)
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    dependencies=CHAT_LIMITED,
+    responses={200: {"model": ChatCompletion, "content": {"text/event-stream": {}}}},
+)
 async def chat_completions(
     request: CompletionRequest,
     principal: PrincipalDep,
     assistant: AssistantDep,
     metrics: MetricsDep,
     shutdown: ShutdownDep,
-) -> StreamingResponse | dict[str, Any]:
+) -> StreamingResponse | ChatCompletion:
     """The last user message is the turn; earlier ones are its history (or a stored one)."""
     message, history = _turn_inputs(request)
     events = await start_turn(
@@ -186,12 +213,11 @@ async def chat_completions(
         return StreamingResponse(_stream(events), media_type="text/event-stream")
     collected = await collect(events)
     done = next((e for e in collected if isinstance(e, Done)), None)
-    return {
-        "id": _completion_id(),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": MODEL_ID,
-        "choices": [
+    return ChatCompletion(
+        id=_completion_id(),
+        created=int(time.time()),
+        model=MODEL_ID,
+        choices=[
             {
                 "index": 0,
                 "message": {
@@ -201,9 +227,9 @@ async def chat_completions(
                 "finish_reason": "stop",
             }
         ],
-        "usage": _usage(done),
-        "sourcing": _extension(collected),
-    }
+        usage=_usage(done),
+        sourcing=_extension(collected),
+    )
 
 
 @router.get("/models")

@@ -176,6 +176,8 @@ table{border-collapse:collapse;font-size:12px;width:100%}
     svg.append(path);
     return svg;
   };
+  // Cards shown in the product carousel (the `card` field of each card the service sends).
+  const PRODUCT_CARDS = new Set(["product", "basket_suggestion", "reorder"]);
   const yuan = (c) => (c == null ? "—" : "¥" + (c / 100).toFixed(2));
   const pct = (x) => (x == null ? "—" : (x * 100).toFixed(x < 0.1 ? 1 : 0) + "%");
   const safeUrl = (u) => (typeof u === "string" && /^https?:\/\//i.test(u) ? u : null);
@@ -503,8 +505,10 @@ table{border-collapse:collapse;font-size:12px;width:100%}
       for (const c of cards) {
         if (!c || typeof c !== "object") continue;
         const p = c.product && c.product.product_id ? { ...c.product, ...c, product: undefined } : c;
-        if (p.product_id && p.title) products.push(p);
-        else if (c.supplier && (c.signals || c.summary)) others.push(this.supplierCard(c));
+        // A card says its kind; one stored before cards did (or a bare API row) is told by shape.
+        const kind = c.card || (p.product_id && p.title ? "product" : c.supplier && (c.signals || c.summary) ? "supplier" : "");
+        if (PRODUCT_CARDS.has(kind) && p.product_id && p.title) products.push(p);
+        else if (kind === "supplier") others.push(this.supplierCard(c));
       }
       const out = [];
       if (products.length) out.push(this.carousel(products, quantity));
